@@ -1,0 +1,1 @@
+//! Canonical formatter (owned by the parser work): `format_file`.

@@ -1,0 +1,18 @@
+//! pol-lang: the Pol front end.
+//!
+//! `parse` (lexer + lalrpop grammar) → `ast` → `resolve` (imports, names,
+//! types, set algebra, matchers) → `ir`, the resolved program that the
+//! verifier and the backends read. `diag` is the one diagnostic type, and
+//! `fmt` prints an AST back in canonical layout.
+//!
+//! The entry point for tools is [`compile`]: load a file and everything it
+//! imports, and return the sources, the diagnostics and (when there are no
+//! errors) the IR.
+
+pub mod ast;
+pub mod diag;
+pub mod ir;
+pub mod sets;
+pub mod span;
+pub mod fmt;
+pub mod parse;
