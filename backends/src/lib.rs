@@ -1,1 +1,137 @@
+//! pol-backends: the IR to the deployable artifacts of LANGUAGE.md §11.
+//!
+//! One module per artifact, each reading only `pol_lang::ir` (plus the
+//! `SourceMap` for `FILE:LINE`): `nft` (ruleset.nft), `cgroups`
+//! (cgroups.sh), `tunnels` (tunnels.sh), `tuning` (sysctl.conf, tuning.sh),
+//! `apply` (apply.sh). `shell` is the one place values are quoted for sh,
+//! `nft::strings` the one place text is made safe for nft. `exec` plans how
+//! `polc exec` puts a process into a group. [`build`] is pure and
+//! deterministic: the same program gives byte-identical artifacts.
 
+pub mod apply;
+pub mod cgroups;
+pub mod exec;
+pub mod nft;
+pub mod output;
+pub mod shell;
+pub mod tunnels;
+pub mod tuning;
+
+use pol_lang::ir::Program;
+use pol_lang::span::{SourceMap, Span};
+use std::fmt;
+
+/// Options of `polc build`.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The nft table (`table inet NAME`), default `pol`.
+    pub table: String,
+    /// Shortest run of consecutive single-selector rules (same kind) that is
+    /// compiled to a verdict-map dispatch instead of a linear chain.
+    pub dispatch_min_run: usize,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions { table: "pol".into(), dispatch_min_run: 8 }
+    }
+}
+
+/// One output file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub name: &'static str,
+    pub contents: String,
+    pub executable: bool,
+}
+
+/// A value the artifacts cannot express exactly (so nothing is built).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError {
+    pub message: String,
+    pub span: Option<Span>,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The names of the artifacts, in the order `build` returns them.
+pub const ARTIFACT_NAMES: [&str; 6] = ["ruleset.nft", "cgroups.sh", "tunnels.sh", "sysctl.conf", "tuning.sh", "apply.sh"];
+
+/// All artifacts of §11, or every reason they cannot be built.
+pub fn build(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> Result<Vec<Artifact>, Vec<BuildError>> {
+    let errors = validate(program, opts);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let (sysctl_conf, tuning_sh) = tuning::render(program, sources);
+    Ok(vec![
+        Artifact { name: "ruleset.nft", contents: nft::render(program, sources, opts, false), executable: false },
+        Artifact { name: "cgroups.sh", contents: cgroups::render(program, sources), executable: true },
+        Artifact { name: "tunnels.sh", contents: tunnels::render(program, sources), executable: true },
+        Artifact { name: "sysctl.conf", contents: sysctl_conf, executable: false },
+        Artifact { name: "tuning.sh", contents: tuning_sh, executable: true },
+        Artifact { name: "apply.sh", contents: apply::render(program, sources, opts), executable: true },
+    ])
+}
+
+/// The naive rendering of the ruleset (anonymous inline sets, no verdict
+/// maps): the benchmark's baseline.
+pub fn render_naive_ruleset(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> String {
+    nft::render(program, sources, opts, true)
+}
+
+/// The entry file's name, for headers.
+pub(crate) fn entry_name(sources: &SourceMap) -> String {
+    sources.files().find(|(_, f)| !f.builtin).map(|(_, f)| f.name.clone()).unwrap_or_else(|| "<no file>".into())
+}
+
+fn is_ifname(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 15 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+'))
+}
+
+/// What the backends refuse: text nft or sh cannot carry exactly.
+fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
+    let mut errs = Vec::new();
+    let mut err = |message: String, span: Option<Span>| errs.push(BuildError { message, span });
+    if !nft::strings::is_identifier(&opts.table) {
+        err(format!("table name `{}` is not an nft identifier ([A-Za-z_][A-Za-z0-9_-]*, at most 64 bytes)", opts.table), None);
+    }
+    for g in &program.groups {
+        for p in g.cgroup_paths() {
+            if !nft::strings::quotable(p.as_str()) {
+                err(format!("cgroup path `{p}` of group `{}` contains `\"`, which nft cannot quote", g.name), Some(g.span));
+            }
+        }
+    }
+    for p in &program.policies {
+        if !nft::strings::is_identifier(&p.name) {
+            err(format!("policy name `{}` is not an nft identifier", p.name), Some(p.span));
+        }
+    }
+    for t in &program.tunnels {
+        if !is_ifname(&t.dev) {
+            err(format!("interface name `{}` of tunnel `{}` is not a valid interface name (1-15 of A-Z a-z 0-9 - _ . @ +)", t.dev, t.name), Some(t.span));
+        }
+    }
+    for s in &program.tuning.sysctls {
+        if !tuning::valid_key(&s.key) {
+            err(format!("sysctl key `{}` is not a valid sysctl name", s.key), Some(s.span));
+        }
+        if s.value.to_string().chars().any(|c| c.is_control()) {
+            err(format!("the value of sysctl `{}` contains a control character", s.key), Some(s.span));
+        }
+    }
+    for q in &program.tuning.qdiscs {
+        if !is_ifname(&q.dev) {
+            err(format!("`{}` is not a valid interface name", q.dev), Some(q.span));
+        }
+        if q.kind.is_empty() || !q.kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            err(format!("`{}` is not a qdisc kind", q.kind), Some(q.span));
+        }
+    }
+    errs
+}

@@ -16,3 +16,9 @@ pub mod sets;
 pub mod span;
 pub mod fmt;
 pub mod parse;
+pub mod matcher;
+pub mod compile;
+pub mod resolve;
+pub mod stdlib;
+
+pub use compile::{compile, compile_source, compile_with_packet, CompileOptions, Compilation};

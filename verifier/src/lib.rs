@@ -1,1 +1,112 @@
+//! pol-verifier: exact verification of Pol programs with Z3.
+//!
+//! It reads only the IR (`pol_lang::ir`) and reports the findings of
+//! LANGUAGE.md §9 (`findings`), runs the `test` blocks of §8 (`tests`), and
+//! serves `polc explain` (`explain`) and `polc diff` (`diff`).
+//!
+//! Layers: `model` (the packet as Z3 variables, and back), `encode` (IR sets
+//! to formulas), `index` (exact cheap checks on interval products and the
+//! per-field overlap index), `smt` (one incremental solver with a
+//! per-query limit), `analysis` (per-policy context: cached rule formulas,
+//! first-match chains), then the checks. Every witness is decoded from a
+//! Z3 model and re-checked by the concrete evaluator (`witness`).
+//! docs/verifier.md describes the semantics and decisions.
 
+pub mod analysis;
+pub mod diff;
+pub mod encode;
+pub mod explain;
+pub mod findings;
+pub mod index;
+pub mod model;
+pub mod smt;
+pub mod tests;
+pub mod witness;
+
+use analysis::PolicyCtx;
+use model::CgroupIndex;
+use pol_lang::diag::Diagnostic;
+use pol_lang::ir::{Match, PolicyId, Program};
+use pol_lang::span::SourceMap;
+use smt::Smt;
+
+pub use diff::{DiffRegion, DiffReport};
+pub use explain::Explanation;
+
+/// Limits and switches of the verifier.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Per-query solver time limit in milliseconds (Z3 `timeout`).
+    pub timeout_ms: u64,
+    /// Optional per-query Z3 resource limit (`rlimit`), deterministic across machines.
+    pub rlimit: Option<u32>,
+    /// Most regions `diff` lists per policy.
+    pub max_diff_regions: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { timeout_ms: 2000, rlimit: None, max_diff_regions: 64 }
+    }
+}
+
+/// Every finding of every policy, then every `expect`.
+pub fn verify(program: &Program, sources: &SourceMap, opts: &Options) -> Vec<Diagnostic> {
+    let smt = Smt::new(CgroupIndex::new([program]), opts);
+    let mut out = Vec::new();
+    for policy in &program.policies {
+        let ctx = PolicyCtx::new(program, policy, &smt);
+        findings::check_policy(&ctx, sources, &mut out);
+    }
+    out.extend(run_tests_with(program, sources, &smt));
+    out
+}
+
+/// Only the `test` blocks (`polc test`).
+pub fn run_tests(program: &Program, sources: &SourceMap, opts: &Options) -> Vec<Diagnostic> {
+    let smt = Smt::new(CgroupIndex::new([program]), opts);
+    run_tests_with(program, sources, &smt)
+}
+
+fn run_tests_with(program: &Program, sources: &SourceMap, smt: &Smt) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let ctxs: Vec<PolicyCtx> = program.policies.iter().map(|p| PolicyCtx::new(program, p, smt)).collect();
+    for test in &program.tests {
+        for e in &test.expects {
+            if let Some(ctx) = ctxs.get(e.policy.index()) {
+                out.extend(tests::check_expect(ctx, sources, test, e));
+            }
+        }
+    }
+    out
+}
+
+/// Number of `expect`s in the program (for `polc test`'s summary).
+pub fn count_expects(program: &Program) -> usize {
+    program.tests.iter().map(|t| t.expects.len()).sum()
+}
+
+/// Which rule decides the described packets (`polc explain`). `None` when
+/// the description covers no packet.
+pub fn explain(
+    program: &Program,
+    sources: &SourceMap,
+    policy: PolicyId,
+    packets: &Match,
+    opts: &Options,
+) -> Option<Explanation> {
+    let smt = Smt::new(CgroupIndex::new([program]), opts);
+    let ctx = PolicyCtx::new(program, program.policies.get(policy.index())?, &smt);
+    explain::explain(&ctx, sources, packets)
+}
+
+/// The regions of packets whose verdict changes (`polc diff`); `policies`
+/// empty = every policy name.
+pub fn diff(
+    old: (&Program, &SourceMap),
+    new: (&Program, &SourceMap),
+    policies: &[String],
+    opts: &Options,
+) -> DiffReport {
+    diff::diff(old, new, policies, opts)
+}

@@ -45,6 +45,7 @@ codes! {
     MISSING_FIELD      = "P0015", Syntax, Error, "required field missing";
     KEYWORD_AS_NAME    = "P0016", Syntax, Error, "keyword used as a name";
     INVALID_SIZE       = "P0017", Syntax, Error, "invalid size or duration";
+    TOO_DEEP           = "P0018", Syntax, Error, "expression nested too deeply";
     // --- imports
     IMPORT_NOT_FOUND   = "P0101", Import, Error, "imported file not found";
     IMPORT_ESCAPES     = "P0102", Import, Error, "import escapes the root directory";
@@ -63,10 +64,7 @@ codes! {
     POLICY_REQUIRED    = "P0143", Type, Error, "test must name its policy";
     UNKNOWN_PROTO      = "P0144", Type, Error, "unknown protocol";
     ID_OUT_OF_RANGE    = "P0145", Type, Error, "id out of range";
-    MATCHER_ARGS       = "P0146", Type, Error, "invalid matcher arguments";
     INPUT_GROUP        = "P0147", Type, Warning, "group on an input policy matches only locally delivered packets";
-    ICMP_PORTS         = "P0148", Type, Error, "protocol has no ports";
-    EMPTY_POLICY_NAME  = "P0149", Type, Error, "invalid table name";
     // --- tunnels (front end)
     IFNAME_TOO_LONG    = "P0201", Tunnel, Error, "interface name too long";
     KEY_OUT_OF_RANGE   = "P0202", Tunnel, Error, "tunnel key out of range";

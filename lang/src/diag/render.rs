@@ -8,8 +8,17 @@ use codespan_reporting::diagnostic as cs;
 use codespan_reporting::term;
 use serde_json::{json, Value};
 
-/// Human output, as rustc would print it. `color` selects ANSI colours.
+/// Human output, as rustc would print it, with a closing summary line.
+/// `color` selects ANSI colours.
 pub fn human(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
+    let mut s = human_items(diags, sources, color);
+    s.push_str(&summary_line(diags.count(Severity::Error), diags.count(Severity::Warning), diags.count(Severity::Note)));
+    s.push('\n');
+    s
+}
+
+/// The diagnostics alone, without the summary line.
+pub fn human_items(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
     let mut buf = if color {
         term::termcolor::Buffer::ansi()
     } else {
@@ -23,8 +32,6 @@ pub fn human(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
             buf_push(&mut buf, &plain_line(d, sources));
         }
     }
-    let summary = summary_line(diags);
-    buf_push(&mut buf, &summary);
     String::from_utf8_lossy(buf.as_slice()).into_owned()
 }
 
@@ -33,10 +40,8 @@ fn buf_push(buf: &mut term::termcolor::Buffer, s: &str) {
     let _ = writeln!(buf, "{s}");
 }
 
-fn summary_line(diags: &Diagnostics) -> String {
-    let e = diags.count(Severity::Error);
-    let w = diags.count(Severity::Warning);
-    let n = diags.count(Severity::Note);
+/// `1 error, 2 warnings, 0 notes`
+pub fn summary_line(e: usize, w: usize, n: usize) -> String {
     format!("{} {}, {} {}, {} {}", e, plural(e, "error"), w, plural(w, "warning"), n, plural(n, "note"))
 }
 

@@ -1,0 +1,79 @@
+//! `cgroups.sh`: the cgroup v2 directories of every `cgroup` selector
+//! (parents first) and, for `classid` groups, a net_cls (cgroup v1)
+//! hierarchy with one directory per class id.
+//!
+//! - cgroup v2 root: `${POL_CGROUP2:-/sys/fs/cgroup}`. nft resolves
+//!   `socket cgroupv2` paths against /sys/fs/cgroup when the ruleset loads,
+//!   so apply.sh runs this first; a cgroup removed and created again later
+//!   gets a new id and needs the ruleset reloaded.
+//! - net_cls: an existing net_cls mount is reused (found in
+//!   /proc/self/mounts); otherwise it is mounted at
+//!   `${POL_NET_CLS:-/run/pol/net_cls}` — outside /sys/fs/cgroup, which on
+//!   a pure cgroup v2 host is the cgroup2 filesystem itself. Class X lives
+//!   in `NETCLS/pol/XXXXXXXX` (8 hex digits) with `net_cls.classid` = X.
+
+use crate::shell::{header, quote};
+use pol_lang::ir::{CgroupTree, ClassId, Program};
+use pol_lang::span::SourceMap;
+
+/// Every cgroup v2 path the groups name, with ancestors, parents first.
+pub fn cgroup_paths(program: &Program) -> Vec<String> {
+    let mut tree = CgroupTree::default();
+    for g in &program.groups {
+        for p in g.cgroup_paths() {
+            tree.insert(p);
+        }
+    }
+    tree.paths().into_iter().map(|p| p.as_str().to_string()).collect()
+}
+
+/// Every class id the groups name, sorted.
+pub fn classids(program: &Program) -> Vec<ClassId> {
+    let mut v: Vec<ClassId> = program.groups.iter().flat_map(|g| g.classids()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The directory of class `c` below the net_cls mount.
+pub fn classid_dir(c: ClassId) -> String {
+    format!("pol/{:08x}", c.0)
+}
+
+/// The sh snippet that sets `netcls` to the net_cls mount point (mounting
+/// it when `mount` is true), shared with apply.sh.
+pub const FIND_NET_CLS: &str = "netcls=$(awk '$3 == \"cgroup\" && (\",\" $4 \",\") ~ /,net_cls,/ { print $2; exit }' /proc/self/mounts)\n";
+
+pub fn render(program: &Program, sources: &SourceMap) -> String {
+    let mut s = header("cgroups.sh", "the cgroups of the policy's groups", &crate::entry_name(sources));
+    s.push_str("POL_CGROUP2=${POL_CGROUP2:-/sys/fs/cgroup}\nPOL_NET_CLS=${POL_NET_CLS:-/run/pol/net_cls}\n\n");
+    s.push_str("die() {\n\tprintf 'cgroups.sh: %s\\n' \"$*\" >&2\n\texit 1\n}\n\n");
+    let paths = cgroup_paths(program);
+    if !paths.is_empty() {
+        s.push_str("# cgroup v2 directories, parents first. nft resolves these paths to cgroup\n");
+        s.push_str("# ids when the ruleset loads: a cgroup created again later needs a reload.\n");
+        s.push_str("[ -e \"$POL_CGROUP2/cgroup.controllers\" ] ||\n\tdie \"no cgroup v2 hierarchy is mounted at $POL_CGROUP2 (missing feature: cgroup2; set POL_CGROUP2)\"\n");
+        for p in &paths {
+            s.push_str(&format!("mkdir -p -- \"$POL_CGROUP2\"/{}\n", quote(p)));
+        }
+        s.push('\n');
+    }
+    let cls = classids(program);
+    if !cls.is_empty() {
+        s.push_str("# net_cls (cgroup v1) for classid groups: reuse a mounted net_cls hierarchy,\n");
+        s.push_str("# or mount one at $POL_NET_CLS (outside the cgroup2 tree).\n");
+        s.push_str(FIND_NET_CLS);
+        s.push_str("if [ -z \"$netcls\" ]; then\n");
+        s.push_str("\tgrep -q '^net_cls[[:space:]]' /proc/cgroups ||\n\t\tdie \"the kernel has no net_cls cgroup controller (missing feature: CONFIG_CGROUP_NET_CLASSID), needed by classid groups\"\n");
+        s.push_str("\tmkdir -p -- \"$POL_NET_CLS\"\n");
+        s.push_str("\tmount -t cgroup -o net_cls pol_net_cls \"$POL_NET_CLS\" ||\n\t\tdie \"cannot mount the net_cls controller at $POL_NET_CLS\"\n");
+        s.push_str("\tnetcls=$POL_NET_CLS\nfi\n");
+        s.push_str("set_classid() {\n\tmkdir -p -- \"$netcls/$1\"\n\tprintf '%s\\n' \"$2\" >\"$netcls/$1/net_cls.classid\"\n}\n");
+        for c in cls {
+            s.push_str(&format!("set_classid {} {} # {c}\n", quote(&classid_dir(c)), quote(&format!("0x{:08x}", c.0))));
+        }
+        s.push('\n');
+    }
+    s.push_str("exit 0\n");
+    s
+}

@@ -1,0 +1,209 @@
+//! `ruleset.nft`: one `table inet NAME`, replaced atomically.
+//!
+//! Layout (see docs/backends.md):
+//! - `table inet T` / `delete table inet T` / `table inet T { … }` in one
+//!   file, so `nft -f` replaces the table in one transaction;
+//! - named sets (one per distinct list, shared), then verdict maps;
+//! - `do-reject`: TCP reset for TCP, icmpx admin-prohibited otherwise;
+//! - per policy, a base chain `policy-NAME` (filter, its hook, priority
+//!   filter, policy accept or drop — `default reject` is policy drop plus a
+//!   final `goto do-reject`), starting with the stateful preamble;
+//! - runs of consecutive rules that each select exactly one cgroup (at one
+//!   level), classid, uid or gid become one verdict-map lookup that jumps to
+//!   a per-key chain holding that key's rules in order; a chain that finds
+//!   no match returns, and evaluation continues after the run — exact,
+//!   because a socket has exactly one key of each kind.
+
+mod rules;
+mod sets;
+pub mod strings;
+
+use crate::BuildOptions;
+use pol_lang::ast::Verdict;
+use pol_lang::ir::{Policy, Program, Selector};
+use pol_lang::span::SourceMap;
+use rules::{classid_literal, cgroup_literal, render_rule, rule_selectors, verdict_stmt, RuleCtx, REJECT_CHAIN};
+use sets::Sets;
+use strings::{comment_text, MAX_TEXT};
+
+pub use rules::rule_selectors as selectors_of_rule;
+
+/// The dispatch key kind of a rule that selects exactly one socket key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dim {
+    Cgroup(usize),
+    Classid,
+    Uid,
+    Gid,
+}
+
+impl Dim {
+    fn key_expr(self) -> String {
+        match self {
+            Dim::Cgroup(l) => format!("socket cgroupv2 level {l}"),
+            Dim::Classid => "meta cgroup".into(),
+            Dim::Uid => "meta skuid".into(),
+            Dim::Gid => "meta skgid".into(),
+        }
+    }
+}
+
+fn dispatch_key(program: &Program, rule: &pol_lang::ir::Rule) -> Option<(Dim, String)> {
+    let sels = rule_selectors(program, rule)?;
+    match sels.as_slice() {
+        [Selector::Cgroup(p)] => Some((Dim::Cgroup(p.level()), cgroup_literal(p))),
+        [Selector::Classid(c)] => Some((Dim::Classid, classid_literal(c.0))),
+        [Selector::Uid(u)] => Some((Dim::Uid, u.to_string())),
+        [Selector::Gid(g)] => Some((Dim::Gid, g.to_string())),
+        _ => None,
+    }
+}
+
+/// The base chain name of a policy.
+pub fn chain_name(policy: &Policy) -> String {
+    format!("policy-{}", policy.name)
+}
+
+struct Renderer<'a> {
+    program: &'a Program,
+    sources: &'a SourceMap,
+    sets: Sets,
+    /// Non-base chains (dispatch targets), rendered before the base chains.
+    chains: Vec<(String, Vec<String>)>,
+    min_run: usize,
+    uses_reject: bool,
+}
+
+impl Renderer<'_> {
+    fn policy_chain(&mut self, policy: &Policy) -> String {
+        let name = chain_name(policy);
+        let mut lines: Vec<String> = Vec::new();
+        let chain_policy = match policy.default {
+            Verdict::Allow => "accept",
+            Verdict::Drop | Verdict::Reject => "drop",
+        };
+        lines.push(format!("type filter hook {} priority filter; policy {chain_policy};", policy.hook.as_str()));
+        lines.push("ct state established,related accept".into());
+        lines.push("ct state invalid drop".into());
+        let rules = &policy.rules;
+        let mut i = 0;
+        let mut run_no = 0;
+        while i < rules.len() {
+            let key = dispatch_key(self.program, &rules[i]);
+            let mut j = i + 1;
+            if let Some((dim, _)) = &key {
+                while j < rules.len() && dispatch_key(self.program, &rules[j]).is_some_and(|(d, _)| d == *dim) {
+                    j += 1;
+                }
+            }
+            match key {
+                Some((dim, _)) if j - i >= self.min_run => {
+                    lines.push(self.dispatch_run(policy, &name, run_no, dim, i, j));
+                    run_no += 1;
+                    i = j;
+                }
+                _ => {
+                    let ctx = RuleCtx { program: self.program, hook: policy.hook, site: self.sources.file_line(rules[i].span) };
+                    let r = render_rule(&ctx, &rules[i], false, &mut self.sets);
+                    if r.is_empty() {
+                        lines.push(format!("# {}: matches no packet", comment_text(&ctx.site, MAX_TEXT)));
+                    }
+                    lines.extend(r);
+                    i += 1;
+                }
+            }
+        }
+        let default_site = self.sources.file_line(policy.default_span);
+        match policy.default {
+            Verdict::Reject => {
+                self.uses_reject = true;
+                lines.push(format!("{} comment \"{}\"", verdict_stmt(Verdict::Reject), comment_text(&format!("{default_site} default reject"), MAX_TEXT)));
+            }
+            v => lines.push(format!("# default {} ({})", v.as_str(), comment_text(&default_site, MAX_TEXT))),
+        }
+        let mut out = format!("\t# policy {} ({})\n\tchain {name} {{\n", policy.name, comment_text(&self.sources.file_line(policy.span), MAX_TEXT));
+        for l in lines {
+            out.push_str(&format!("\t\t{l}\n"));
+        }
+        out.push_str("\t}\n");
+        out
+    }
+
+    /// Rules `i..j` (one dimension) as a verdict-map dispatch; returns the
+    /// base-chain line.
+    fn dispatch_run(&mut self, policy: &Policy, base: &str, run_no: usize, dim: Dim, i: usize, j: usize) -> String {
+        let mut keys: Vec<String> = Vec::new();
+        let mut bodies: Vec<Vec<String>> = Vec::new();
+        for rule in &policy.rules[i..j] {
+            let Some((_, key)) = dispatch_key(self.program, rule) else { continue };
+            let k = match keys.iter().position(|x| *x == key) {
+                Some(k) => k,
+                None => {
+                    keys.push(key);
+                    bodies.push(Vec::new());
+                    keys.len() - 1
+                }
+            };
+            let ctx = RuleCtx { program: self.program, hook: policy.hook, site: self.sources.file_line(rule.span) };
+            let r = render_rule(&ctx, rule, true, &mut self.sets);
+            if r.is_empty() {
+                bodies[k].push(format!("# {}: matches no packet", comment_text(&ctx.site, MAX_TEXT)));
+            }
+            bodies[k].extend(r);
+        }
+        let mut elements = Vec::new();
+        for (k, (key, body)) in keys.into_iter().zip(bodies).enumerate() {
+            let chain = format!("{base}-d{run_no}-k{k}");
+            elements.push((key, format!("jump {chain}")));
+            self.chains.push((chain, body));
+        }
+        let first = self.sources.file_line(policy.rules[i].span);
+        let last = self.sources.file_line(policy.rules[j - 1].span);
+        let what = format!("rules {first} to {last} by {}", dim.key_expr());
+        let map = self.sets.map(dim.key_expr(), elements, &what);
+        format!("{} vmap @{map} comment \"{}\"", dim.key_expr(), comment_text(&what, MAX_TEXT))
+    }
+}
+
+/// Render the ruleset. `naive` writes every list inline and never
+/// dispatches (the one-rule-per-line baseline of the benchmark).
+pub fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions, naive: bool) -> String {
+    let mut r = Renderer {
+        program,
+        sources,
+        sets: Sets::new(naive),
+        chains: Vec::new(),
+        min_run: if naive { usize::MAX } else { opts.dispatch_min_run.max(1) },
+        uses_reject: false,
+    };
+    let mut base = String::new();
+    for p in &program.policies {
+        base.push_str(&r.policy_chain(p));
+        base.push('\n');
+    }
+    let uses_reject = r.uses_reject || program.policies.iter().any(|p| p.rules.iter().any(|x| x.verdict == Verdict::Reject));
+    let t = &opts.table;
+    let mut out = String::new();
+    out.push_str(&format!("# ruleset.nft: generated by polc from {}. Do not edit.\n", crate::entry_name(sources)));
+    out.push_str(&format!("# `nft -f ruleset.nft` replaces table inet {t} in one transaction.\n"));
+    out.push_str(&format!("table inet {t}\ndelete table inet {t}\ntable inet {t} {{\n"));
+    r.sets.render(&mut out);
+    if uses_reject {
+        out.push_str(&format!(
+            "\tchain {REJECT_CHAIN} {{\n\t\tmeta l4proto tcp reject with tcp reset\n\t\treject with icmpx admin-prohibited\n\t}}\n\n"
+        ));
+    }
+    for (name, body) in &r.chains {
+        out.push_str(&format!("\tchain {name} {{\n"));
+        for l in body {
+            out.push_str(&format!("\t\t{l}\n"));
+        }
+        out.push_str("\t}\n\n");
+    }
+    out.push_str(&base);
+    if out.ends_with("\n\n") {
+        out.pop();
+    }
+    out.push_str("}\n");
+    out
+}

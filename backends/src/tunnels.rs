@@ -1,0 +1,84 @@
+//! `tunnels.sh`: the vti6 interfaces of LANGUAGE.md §5, idempotent.
+//!
+//! Per tunnel: create the link (`ip link add … type vti6 local A remote B
+//! key K`) or update an existing vti6 link in place (`ip link set … type
+//! vti6 …`), `ip link set … [mtu N] up`, `ip -6 addr replace`, one
+//! `ip route replace` per route prefix (IPv4 prefixes with `ip -4`), and
+//! `net.ipv6.conf.DEV.disable_policy=1` (written to /proc/sys, so interface
+//! names with dots need no sysctl escaping).
+//!
+//! A kernel without vti6 gets "the kernel lacks vti6 tunnels (missing
+//! feature: …)" instead of `ip`'s "Unknown device type". With
+//! `POL_TUNNEL_STANDIN=1` an existing interface of the tunnel's name (a
+//! veth, say) stands in for the vti6 link, which is how the tests run the
+//! address and route commands on such kernels.
+
+use crate::shell::{header, quote};
+use pol_lang::ir::Program;
+use pol_lang::sets::addr::{v4_prefixes, v6_prefixes};
+use pol_lang::span::SourceMap;
+
+const FUNCTIONS: &str = r#"die() {
+	printf 'tunnels.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+command -v ip >/dev/null 2>&1 || die "ip not found (install iproute2)"
+
+# ensure_vti6 DEV LOCAL REMOTE KEY
+ensure_vti6() {
+	if ip link show dev "$1" >/dev/null 2>&1; then
+		if [ "${POL_TUNNEL_STANDIN:-0}" = 1 ]; then
+			printf 'tunnels.sh: %s exists; using it as a stand-in for the vti6 link (POL_TUNNEL_STANDIN=1)\n' "$1" >&2
+			return 0
+		fi
+		case $(ip -d link show dev "$1") in
+		*vti6*) ip link set dev "$1" type vti6 local "$2" remote "$3" key "$4" ;;
+		*) die "interface $1 exists and is not a vti6 tunnel" ;;
+		esac
+		return 0
+	fi
+	if command -v modprobe >/dev/null 2>&1; then
+		modprobe -q ip6_vti 2>/dev/null || true
+	fi
+	if ! err=$(ip link add name "$1" type vti6 local "$2" remote "$3" key "$4" 2>&1); then
+		case $err in
+		*"Unknown device type"* | *"not supported"* | *"Not supported"*)
+			die "the kernel lacks vti6 tunnels (missing feature: CONFIG_IPV6_VTI, module ip6_vti); cannot create $1" ;;
+		*) die "cannot create $1: $err" ;;
+		esac
+	fi
+}
+
+# disable_policy DEV
+disable_policy() {
+	f=/proc/sys/net/ipv6/conf/$1/disable_policy
+	[ -e "$f" ] || die "no IPv6 configuration for $1 (is IPv6 disabled?)"
+	[ "$(cat "$f")" = 1 ] || printf '1\n' >"$f"
+}
+
+"#;
+
+pub fn render(program: &Program, sources: &SourceMap) -> String {
+    let mut s = header("tunnels.sh", "the vti6 tunnel interfaces", &crate::entry_name(sources));
+    s.push_str(FUNCTIONS);
+    for t in &program.tunnels {
+        let dev = quote(&t.dev);
+        s.push_str(&format!("# tunnel {} ({}); the IKE daemon must use xfrm mark {}\n", t.name, sources.file_line(t.span), t.key));
+        s.push_str(&format!("ensure_vti6 {dev} {} {} {}\n", quote(&t.local.to_string()), quote(&t.remote.to_string()), quote(&t.key.to_string())));
+        match t.mtu {
+            Some(m) => s.push_str(&format!("ip link set dev {dev} mtu {} up\n", quote(&m.to_string()))),
+            None => s.push_str(&format!("ip link set dev {dev} up\n")),
+        }
+        s.push_str(&format!("ip -6 addr replace {} dev {dev}\n", quote(&format!("{}/{}", t.address.0, t.address.1))));
+        for (a, l) in v6_prefixes(&t.routes.v6) {
+            s.push_str(&format!("ip -6 route replace {} dev {dev}\n", quote(&format!("{a}/{l}"))));
+        }
+        for (a, l) in v4_prefixes(&t.routes.v4) {
+            s.push_str(&format!("ip -4 route replace {} dev {dev}\n", quote(&format!("{a}/{l}"))));
+        }
+        s.push_str(&format!("disable_policy {dev}\n\n"));
+    }
+    s.push_str("exit 0\n");
+    s
+}

@@ -1,0 +1,91 @@
+//! The probe plan the test driver hands to its namespaced child, as text:
+//!
+//! ```text
+//! ctx IDX CGROUP|- CLASSID
+//! probe IDX FAMILY(4|6) PROTO DST DPORT
+//! ```
+//! and the child's answer, one line per (context, probe):
+//! `res CTX PROBE OBSERVED` with OBSERVED one of allow, drop, reject, deny
+//! (deny = not seen leaving, drop and reject not told apart).
+
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ctx {
+    pub cgroup: Option<String>,
+    pub classid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub v6: bool,
+    pub proto: u8,
+    pub dst: String,
+    pub dport: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    Allow,
+    Drop,
+    Reject,
+    /// Not seen leaving; drop and reject not told apart (ICMP).
+    Deny,
+}
+
+impl Observed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Observed::Allow => "allow",
+            Observed::Drop => "drop",
+            Observed::Reject => "reject",
+            Observed::Deny => "deny",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Observed> {
+        Some(match s {
+            "allow" => Observed::Allow,
+            "drop" => Observed::Drop,
+            "reject" => Observed::Reject,
+            "deny" => Observed::Deny,
+            _ => return None,
+        })
+    }
+}
+
+/// Source port (TCP/UDP) or echo id (ICMP) of a probe: unique per case.
+pub fn probe_id(ctx: usize, probe: usize) -> u16 {
+    (20000 + ctx * 64 + probe) as u16
+}
+
+pub fn write_plan(ctxs: &[Ctx], probes: &[Probe]) -> String {
+    let mut s = String::new();
+    for (i, c) in ctxs.iter().enumerate() {
+        let _ = writeln!(s, "ctx {i} {} {}", c.cgroup.as_deref().unwrap_or("-"), c.classid);
+    }
+    for (i, p) in probes.iter().enumerate() {
+        let _ = writeln!(s, "probe {i} {} {} {} {}", if p.v6 { 6 } else { 4 }, p.proto, p.dst, p.dport);
+    }
+    s
+}
+
+pub fn read_plan(text: &str) -> (Vec<Ctx>, Vec<Probe>) {
+    let (mut ctxs, mut probes) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["ctx", _, cg, cls] => ctxs.push(Ctx {
+                cgroup: if *cg == "-" { None } else { Some(cg.to_string()) },
+                classid: cls.parse().unwrap_or(0),
+            }),
+            ["probe", _, fam, proto, dst, dport] => probes.push(Probe {
+                v6: *fam == "6",
+                proto: proto.parse().unwrap_or(0),
+                dst: dst.to_string(),
+                dport: dport.parse().unwrap_or(0),
+            }),
+            _ => {}
+        }
+    }
+    (ctxs, probes)
+}

@@ -1,0 +1,99 @@
+//! The front end's entry points: compile a file (or a text) to the IR with
+//! all diagnostics, and resolve a packet description typed on the command
+//! line (`polc explain`) against a compiled program.
+
+use crate::ast;
+use crate::diag::{codes, Diagnostic, Diagnostics};
+use crate::ir;
+use crate::matcher::LimitCap;
+use crate::resolve::{self, calls::MatcherOptions};
+use crate::span::SourceMap;
+use std::path::{Path, PathBuf};
+
+/// Options for [`compile`].
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Imports and matcher paths must stay inside this directory (default:
+    /// the entry file's directory).
+    pub root: Option<PathBuf>,
+    /// Lowers every matcher limit (`--matcher-*` flags).
+    pub matcher_cap: LimitCap,
+}
+
+/// The result of compiling one entry file.
+pub struct Compilation {
+    pub sources: SourceMap,
+    /// Present when the front end found no errors.
+    pub program: Option<ir::Program>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Compile `entry` and everything it imports.
+pub fn compile(entry: &Path, opts: &CompileOptions) -> Compilation {
+    let mut sources = SourceMap::new();
+    let mut diags = Diagnostics::new();
+    let display = entry.display().to_string();
+    let Some(loaded) = resolve::imports::load(entry, &display, opts.root.as_deref(), &mut sources, &mut diags) else {
+        return Compilation { sources, program: None, diagnostics: diags };
+    };
+    finish(loaded, sources, diags, opts, None).0
+}
+
+/// Compile a text as if it were a file named `name` in the current
+/// directory (which is also the root). For tests and tools.
+pub fn compile_source(name: &str, text: &str) -> Compilation {
+    let mut sources = SourceMap::new();
+    let mut diags = Diagnostics::new();
+    let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let loaded = resolve::imports::load_text(name, text, dir, &mut sources, &mut diags);
+    finish(loaded, sources, diags, &CompileOptions::default(), None).0
+}
+
+fn finish(loaded: resolve::imports::Loaded, mut sources: SourceMap, mut diags: Diagnostics, opts: &CompileOptions, packet: Option<&ast::PacketSpec>) -> (Compilation, Option<ir::Match>) {
+    // INVARIANT: the resolver only sees files that loaded and parsed
+    // cleanly; after a syntax error the tree holds placeholders whose
+    // "errors" would only be noise.
+    if diags.has_errors() {
+        diags.sort_dedup();
+        return (Compilation { sources, program: None, diagnostics: diags }, None);
+    }
+    let syntax_errors = false;
+    let (program, more, m) = resolve::resolve(&loaded, &mut sources, &MatcherOptions { cap: opts.matcher_cap }, packet);
+    diags.extend(more);
+    diags.sort_dedup();
+    let program = if syntax_errors || diags.has_errors() { None } else { program };
+    (Compilation { sources, program, diagnostics: diags }, m)
+}
+
+/// Compile `entry` and resolve a packet description against its names
+/// (`browser to 192.0.2.1 tcp 443`, the words after `expect allow`), for
+/// `polc explain`. The description is shown in diagnostics as `<packet>`.
+pub fn compile_with_packet(entry: &Path, opts: &CompileOptions, packet: &str) -> (Compilation, Option<ir::Match>) {
+    let mut sources = SourceMap::new();
+    let mut diags = Diagnostics::new();
+    let display = entry.display().to_string();
+    let Some(loaded) = resolve::imports::load(entry, &display, opts.root.as_deref(), &mut sources, &mut diags) else {
+        return (Compilation { sources, program: None, diagnostics: diags }, None);
+    };
+    // The packet is parsed as the body of an `expect`, so it takes exactly
+    // the syntax tests use.
+    let wrapped = format!("test \"packet\" {{ expect allow {packet} }}");
+    let id = sources.add("<packet>", wrapped, true);
+    let (file, errs) = crate::parse::parse_file(id, sources.text(id));
+    let spec = match file.items.first() {
+        Some(ast::Item::Test(t)) if errs.is_empty() && t.expects.len() == 1 => t.expects[0].packets.clone(),
+        _ => {
+            diags.extend(errs);
+            if !diags.has_errors() {
+                diags.push(io_diagnostic(Path::new("<packet>"), format!("`{packet}` is not a packet description")));
+            }
+            return (Compilation { sources, program: None, diagnostics: diags }, None);
+        }
+    };
+    finish(loaded, sources, diags, opts, Some(&spec))
+}
+
+/// A diagnostic for a path given on the command line that cannot be used.
+pub fn io_diagnostic(path: &Path, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::without_span(codes::IO_ERROR, path.display().to_string(), message)
+}

@@ -1,0 +1,273 @@
+//! Matcher items and calls (LANGUAGE.md §7) in the resolver: the module
+//! path is resolved like an import (confined to the root), its limits are
+//! the defaults with the item's overrides, lowered by the command line's
+//! cap; each call runs in the sandbox and its output is parsed with the
+//! front end's own parser as a set of the kind the call site expects. Every
+//! failure is a diagnostic at the call site (or at the `matcher` item).
+
+use super::addrs::Scope;
+use super::imports::{io_reason, normalize};
+use super::names::DefKind;
+use super::Resolver;
+use crate::ast::{self, CallArg, MatcherLimit};
+use crate::diag::{codes, Diagnostic, Diagnostics};
+use crate::ir::MatcherOrigin;
+use crate::matcher::{LimitCap, Limits, ModuleId, Sandbox};
+use crate::sets::{AddrSet, ServiceSet};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Options the command line passes down.
+#[derive(Debug, Clone, Default)]
+pub struct MatcherOptions {
+    pub cap: LimitCap,
+}
+
+/// The matchers of one compilation.
+pub struct Matchers {
+    opts: MatcherOptions,
+    sandbox: Option<Sandbox>,
+    /// Loaded modules by matcher name (`None`: failed, already reported).
+    modules: HashMap<String, Option<(ModuleId, Limits)>>,
+}
+
+impl Matchers {
+    pub fn new(opts: MatcherOptions) -> Self {
+        Matchers { opts, sandbox: None, modules: HashMap::new() }
+    }
+}
+
+/// Longest matcher output quoted in a diagnostic.
+const QUOTE_MAX: usize = 120;
+
+impl Resolver<'_> {
+    /// Load and validate every matcher module before any call runs.
+    pub fn load_matchers(&mut self) {
+        for fi in 0..self.loaded.files.len() {
+            for ii in 0..self.loaded.files[fi].ast.items.len() {
+                let ast::Item::Matcher(m) = &self.loaded.files[fi].ast.items[ii] else { continue };
+                match self.ns.get(&m.name.node) {
+                    Some(def) if def.file == fi && def.item == ii => {}
+                    _ => continue,
+                }
+                let loaded = self.load_matcher(fi, m);
+                self.matchers.modules.insert(m.name.node.clone(), loaded);
+            }
+        }
+    }
+
+    fn load_matcher(&mut self, fi: usize, m: &ast::MatcherDef) -> Option<(ModuleId, Limits)> {
+        let limits = self.matcher_limits(m)?;
+        let span = m.path.span;
+        let path = m.path.node.as_str();
+        let Some(dir) = self.file(fi).dir.clone() else {
+            self.err(Diagnostic::new(codes::MATCHER_NOT_FOUND, span, "a stdlib module cannot load a matcher"));
+            return None;
+        };
+        let root = self.loaded.root.clone();
+        let root_display = self.loaded.root_display.clone();
+        let escapes = |r: &mut Self, extra: Option<&str>| {
+            let mut d = Diagnostic::new(codes::MATCHER_ESCAPES, span, format!("matcher path `{path}` escapes the root directory"))
+                .with_label("outside the root")
+                .with_note(format!("the root is `{root_display}`"));
+            if let Some(e) = extra {
+                d = d.with_note(e.to_string());
+            }
+            r.err(d);
+        };
+        if Path::new(path).is_absolute() {
+            escapes(self, Some("matcher paths are relative to the file that names them"));
+            return None;
+        }
+        let joined = normalize(&dir.join(path));
+        if !joined.starts_with(&root) {
+            escapes(self, None);
+            return None;
+        }
+        let canon = match std::fs::canonicalize(&joined) {
+            Ok(c) => c,
+            Err(e) => {
+                self.err(Diagnostic::new(codes::MATCHER_NOT_FOUND, span, format!("cannot find matcher module `{path}`")).with_label(io_reason(&e)));
+                return None;
+            }
+        };
+        if !canon.starts_with(&root) {
+            escapes(self, Some("a symbolic link leads outside the root"));
+            return None;
+        }
+        let bytes = match std::fs::read(&canon) {
+            Ok(b) => b,
+            Err(e) => {
+                self.err(Diagnostic::new(codes::MATCHER_NOT_FOUND, span, format!("cannot read matcher module `{path}`")).with_label(io_reason(&e)));
+                return None;
+            }
+        };
+        let sandbox = match self.sandbox() {
+            Ok(s) => s,
+            Err(d) => {
+                self.err(d.with_severity(crate::diag::Severity::Error));
+                return None;
+            }
+        };
+        match sandbox.load(path, &bytes) {
+            Ok(id) => Some((id, limits)),
+            Err(e) => {
+                let mut d = Diagnostic::new(e.code, span, e.message).with_label(format!("matcher `{}`", m.name.node));
+                for n in e.notes {
+                    d = d.with_note(n);
+                }
+                self.err(d);
+                None
+            }
+        }
+    }
+
+    fn sandbox(&mut self) -> Result<&mut Sandbox, Diagnostic> {
+        if self.matchers.sandbox.is_none() {
+            match Sandbox::new() {
+                Ok(s) => self.matchers.sandbox = Some(s),
+                Err(e) => return Err(Diagnostic::without_span(e.code, "polc", e.message)),
+            }
+        }
+        self.matchers.sandbox.as_mut().ok_or_else(|| Diagnostic::without_span(codes::MATCHER_TRAP, "polc", "the matcher sandbox is unavailable"))
+    }
+
+    fn matcher_limits(&mut self, m: &ast::MatcherDef) -> Option<Limits> {
+        let mut l = Limits::default();
+        let mut seen: HashMap<&'static str, crate::span::Span> = HashMap::new();
+        let mut ok = true;
+        for lim in &m.limits {
+            let (name, value) = match lim.node {
+                MatcherLimit::Fuel(v) => ("fuel", v),
+                MatcherLimit::Memory(v) => ("memory", v),
+                MatcherLimit::TimeoutMs(v) => ("timeout", v),
+            };
+            if let Some(first) = seen.get(name) {
+                self.twice(lim.span, *first, name);
+                ok = false;
+                continue;
+            }
+            seen.insert(name, lim.span);
+            if value == 0 {
+                self.err(Diagnostic::new(codes::MATCHER_LIMIT, lim.span, format!("matcher `{name}` limit cannot be zero")).with_label("the matcher could never run"));
+                ok = false;
+                continue;
+            }
+            match lim.node {
+                MatcherLimit::Fuel(v) => l.fuel = v,
+                MatcherLimit::Memory(v) => l.memory_bytes = v,
+                MatcherLimit::TimeoutMs(v) => l.timeout_ms = v,
+            }
+        }
+        ok.then(|| l.capped(&self.matchers.opts.cap))
+    }
+
+    /// Run a call and return its output text; `None` after a diagnostic.
+    fn run_call(&mut self, c: &ast::Call) -> Option<String> {
+        match self.ns.get(&c.name.node).copied() {
+            None => {
+                let d = self.ns.unknown(&c.name, &[DefKind::Matcher]);
+                self.err(d);
+                return None;
+            }
+            Some(def) if def.kind != DefKind::Matcher => {
+                self.err(
+                    Diagnostic::new(codes::NOT_A_MATCHER, c.name.span, format!("`{}` is {}, not a matcher", c.name.node, def.kind.with_article()))
+                        .with_label("called here")
+                        .with_related(def.span, "defined here"),
+                );
+                return None;
+            }
+            Some(_) => {}
+        }
+        let (module, limits) = self.matchers.modules.get(&c.name.node).copied().flatten()?;
+        let args: Vec<serde_json::Value> = c
+            .args
+            .iter()
+            .map(|a| match &a.node {
+                CallArg::Str(s) => serde_json::Value::String(s.clone()),
+                CallArg::Int(i) => serde_json::Value::from(*i),
+            })
+            .collect();
+        let args_json = serde_json::Value::Array(args).to_string();
+        let sandbox = match self.sandbox() {
+            Ok(s) => s,
+            Err(d) => {
+                self.err(d);
+                return None;
+            }
+        };
+        match sandbox.call(module, &args_json, &limits) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                let mut d = Diagnostic::new(e.code, c.span, e.message).with_label(format!("in this call of `{}`", c.name.node));
+                for n in e.notes {
+                    d = d.with_note(n);
+                }
+                self.err(d);
+                None
+            }
+        }
+    }
+
+    fn call_text(&self, c: &ast::Call) -> String {
+        self.sources.snippet(c.span).to_string()
+    }
+
+    pub fn call_addr(&mut self, c: &ast::Call, origins: &mut Vec<MatcherOrigin>) -> Option<AddrSet> {
+        let text = self.run_call(c)?;
+        let fid = self.sources.add(format!("<output of {}>", self.call_text(c)), text.clone(), true);
+        let parsed = crate::parse::parse_addr_expr(fid, self.sources.text(fid));
+        let expr = match parsed {
+            Ok(e) => e,
+            Err(errs) => {
+                self.bad_output(c, &text, "an address set", errs.iter().map(|d| d.message.clone()).collect());
+                return None;
+            }
+        };
+        let saved = std::mem::take(&mut self.diags);
+        let set = self.eval_addr(&expr, 0, &mut Vec::new(), Scope::LiteralsOnly);
+        let inner = std::mem::replace(&mut self.diags, saved);
+        if inner.has_errors() || set.is_none() {
+            self.bad_output(c, &text, "an address set", inner.iter().map(|d| d.message.clone()).collect());
+            return None;
+        }
+        origins.push(MatcherOrigin { matcher: c.name.node.clone(), call: c.span, text: self.call_text(c) });
+        set
+    }
+
+    pub fn call_service(&mut self, c: &ast::Call, origins: &mut Vec<MatcherOrigin>) -> Option<ServiceSet> {
+        let text = self.run_call(c)?;
+        let fid = self.sources.add(format!("<output of {}>", self.call_text(c)), text.clone(), true);
+        let parsed = crate::parse::parse_service_expr(fid, self.sources.text(fid));
+        let expr = match parsed {
+            Ok(e) => e,
+            Err(errs) => {
+                self.bad_output(c, &text, "a service set", errs.iter().map(|d| d.message.clone()).collect());
+                return None;
+            }
+        };
+        let saved = std::mem::take(&mut self.diags);
+        let set = self.eval_service(&expr, 0, &mut Vec::new(), Scope::LiteralsOnly);
+        let inner: Diagnostics = std::mem::replace(&mut self.diags, saved);
+        if inner.has_errors() || set.is_none() {
+            self.bad_output(c, &text, "a service set", inner.iter().map(|d| d.message.clone()).collect());
+            return None;
+        }
+        origins.push(MatcherOrigin { matcher: c.name.node.clone(), call: c.span, text: self.call_text(c) });
+        set
+    }
+
+    fn bad_output(&mut self, c: &ast::Call, text: &str, expected: &str, reasons: Vec<String>) {
+        let mut quoted: String = text.chars().take(QUOTE_MAX).collect();
+        if text.chars().count() > QUOTE_MAX {
+            quoted.push('…');
+        }
+        let mut d = Diagnostic::new(codes::MATCHER_BAD_SET, c.span, format!("`{}` did not return {expected}", c.name.node))
+            .with_label(format!("returned `{}`", quoted.escape_debug()));
+        for r in reasons.into_iter().take(3) {
+            d = d.with_note(r);
+        }
+        self.err(d.with_help(format!("a matcher called here must return a Pol set literal such as {}", if expected.starts_with("an address") { "`{ 192.0.2.0/24, 2001:db8::/32 }`" } else { "`{ tcp 443, udp 53 }`" })));
+    }
+}

@@ -1,0 +1,105 @@
+//! The resolver: from the parsed files of a program to the IR.
+//!
+//! Steps, in order: load files and imports (`imports`), collect the global
+//! namespace (`names`), build the definition graph and report its cycles
+//! (`defgraph`), load matcher modules (`calls`), evaluate networks,
+//! services and groups in dependency order (`addrs`, `services`, `groups`),
+//! then tunnels, tuning, policies and tests. Every step reports what it
+//! finds and carries on, so one run shows every error it can.
+
+pub mod addrs;
+pub mod calls;
+pub mod cycles;
+pub mod defgraph;
+pub mod expects;
+pub mod groups;
+pub mod imports;
+pub mod names;
+pub mod packets;
+pub mod policies;
+pub mod services;
+pub mod sysctl_schema;
+pub mod tuning;
+pub mod tunnels;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::ir::{self, GroupId, MatcherOrigin, TunnelId};
+use crate::sets::{AddrSet, ServiceSet};
+use crate::span::SourceMap;
+use imports::Loaded;
+use names::Namespace;
+use std::collections::HashMap;
+
+/// Expressions nested deeper than this are refused (no unbounded recursion
+/// on hostile input).
+pub const MAX_DEPTH: usize = 256;
+
+/// The state of one resolution.
+pub struct Resolver<'a> {
+    pub sources: &'a mut SourceMap,
+    pub loaded: &'a Loaded,
+    pub ns: Namespace,
+    pub diags: Diagnostics,
+    /// Evaluated networks (None: failed or cyclic; already reported).
+    pub nets: HashMap<String, Option<(AddrSet, Vec<MatcherOrigin>)>>,
+    pub services: HashMap<String, Option<(ServiceSet, Vec<MatcherOrigin>)>>,
+    pub group_ids: HashMap<String, GroupId>,
+    pub groups: Vec<ir::Group>,
+    pub tunnel_ids: HashMap<String, TunnelId>,
+    pub tunnels: Vec<ir::Tunnel>,
+    pub matchers: calls::Matchers,
+}
+
+/// Resolve a loaded program. Returns the IR only when there are no errors.
+///
+/// `packet`, when given, is resolved against the program's names too (for
+/// `polc explain`) and returned as the third value.
+pub fn resolve(loaded: &Loaded, sources: &mut SourceMap, matcher_opts: &calls::MatcherOptions, packet: Option<&crate::ast::PacketSpec>) -> (Option<ir::Program>, Diagnostics, Option<ir::Match>) {
+    let mut diags = Diagnostics::new();
+    let ns = Namespace::collect(&loaded.files, &mut diags);
+    let mut r = Resolver {
+        sources,
+        loaded,
+        ns,
+        diags,
+        nets: HashMap::new(),
+        services: HashMap::new(),
+        group_ids: HashMap::new(),
+        groups: Vec::new(),
+        tunnel_ids: HashMap::new(),
+        tunnels: Vec::new(),
+        matchers: calls::Matchers::new(matcher_opts.clone()),
+    };
+    r.load_matchers();
+    let order = defgraph::evaluation_order(&mut r);
+    for def in order {
+        match def {
+            defgraph::Node::Network(fi, ii) => r.eval_network(fi, ii),
+            defgraph::Node::Service(fi, ii) => r.eval_service_def(fi, ii),
+            defgraph::Node::Group(fi, ii) => r.eval_group(fi, ii),
+        }
+    }
+    let cgroups = groups::cgroup_tree(&r.groups);
+    r.resolve_tunnels();
+    let tuning = r.resolve_tuning();
+    let policies = r.resolve_policies();
+    let tests = r.resolve_tests(&policies);
+    let packet = packet.and_then(|p| r.packet_spec(p, &mut Vec::new()));
+    let mut diags = std::mem::take(&mut r.diags);
+    diags.sort_dedup();
+    if diags.has_errors() {
+        return (None, diags, None);
+    }
+    let program = ir::Program { groups: r.groups, cgroups, policies, tunnels: r.tunnels, tuning, tests };
+    (Some(program), diags, packet)
+}
+
+impl Resolver<'_> {
+    pub fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    pub fn file(&self, fi: usize) -> &imports::LoadedFile {
+        &self.loaded.files[fi]
+    }
+}

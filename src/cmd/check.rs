@@ -1,0 +1,114 @@
+//! `polc check FILE|DIR…`: the front end, then the verifier (findings and
+//! `expect` tests), for each entry file; one report for all of them.
+//! A directory stands for the `.pol` files directly inside it, each an
+//! entry point (how CI lints a policy repository; shared files imported
+//! from subdirectories are checked through their importers).
+
+use crate::report::{self, Format, Part};
+use crate::CompileFlags;
+use pol_lang::diag::Diagnostics;
+use pol_lang::{compile, CompileOptions, Compilation};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files or directories to check
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Exit 1 on warnings too
+    #[arg(long)]
+    pub deny_warnings: bool,
+    #[command(flatten)]
+    pub compile: CompileFlags,
+    #[command(flatten)]
+    pub solver: SolverFlags,
+}
+
+/// Solver limits (shared by the commands that verify).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SolverFlags {
+    /// Per-query solver time limit in milliseconds; an undecided query is reported as `unknown`
+    #[arg(long, default_value_t = 2000)]
+    pub solver_timeout_ms: u64,
+}
+
+impl SolverFlags {
+    pub fn options(&self) -> pol_verifier::Options {
+        pol_verifier::Options { timeout_ms: self.solver_timeout_ms, ..pol_verifier::Options::default() }
+    }
+}
+
+/// One entry file, compiled and verified.
+pub struct Analysis {
+    pub compilation: Compilation,
+    /// Front-end diagnostics, then the verifier's.
+    pub diagnostics: Diagnostics,
+}
+
+impl Analysis {
+    pub fn part(&self) -> Part<'_> {
+        Part { diags: &self.diagnostics, sources: &self.compilation.sources }
+    }
+}
+
+pub fn compile_options(flags: &CompileFlags) -> CompileOptions {
+    CompileOptions {
+        root: flags.root.clone(),
+        matcher_cap: pol_lang::matcher::LimitCap {
+            fuel: flags.matcher_fuel,
+            memory_bytes: flags.matcher_memory,
+            timeout_ms: flags.matcher_timeout_ms,
+        },
+    }
+}
+
+/// Compile `path`; when the front end is clean, verify it too.
+pub fn analyze(path: &Path, flags: &CompileFlags, verifier: &pol_verifier::Options) -> Analysis {
+    let compilation = compile(path, &compile_options(flags));
+    let mut diagnostics = compilation.diagnostics.clone();
+    if let Some(program) = &compilation.program {
+        diagnostics.extend(pol_verifier::verify(program, &compilation.sources, verifier));
+        diagnostics.sort_dedup();
+    }
+    Analysis { compilation, diagnostics }
+}
+
+/// Expand directories to their `.pol` files (sorted); keep files as given.
+pub fn entry_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let rd = std::fs::read_dir(p).map_err(|e| format!("cannot read directory `{}`: {e}", p.display()))?;
+            let mut files: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "pol"))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(format!("directory `{}` has no .pol files", p.display()));
+            }
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(args: Args) -> u8 {
+    let files = match entry_files(&args.files) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let verifier = args.solver.options();
+    let analyses: Vec<Analysis> = files.iter().map(|f| analyze(f, &args.compile, &verifier)).collect();
+    let parts: Vec<Part<'_>> = analyses.iter().map(Analysis::part).collect();
+    print!("{}", report::render(&parts, args.format, report::use_color()));
+    report::exit_status(&parts, args.deny_warnings)
+}

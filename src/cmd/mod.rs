@@ -1,0 +1,8 @@
+//! One module per subcommand.
+pub mod build;
+pub mod check;
+pub mod diff;
+pub mod exec;
+pub mod explain;
+pub mod fmt;
+pub mod test;

@@ -1,0 +1,11 @@
+//! `polc test`.
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    pub file: std::path::PathBuf,
+}
+
+pub fn run(args: Args) -> u8 {
+    eprintln!("polc test: not available yet ({})", args.file.display());
+    2
+}

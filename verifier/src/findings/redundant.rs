@@ -1,0 +1,66 @@
+//! `redundant` because of later rules or the default (P0303): removing the
+//! rule changes no packet's verdict. Only the packets that reach the rule
+//! (`R_i = M_i ∧ ⋀_{j<i} ¬M_j`) can change; without the rule they get the
+//! verdict of the first later rule that matches them, or the default.
+//!
+//! Cheap exact cases: every later overlapping rule and the default share
+//! the rule's verdict (redundant); none of them does (not redundant).
+//! Otherwise `SAT(R_i ∧ ¬chain_L(v = v_i, default = v_i))`.
+
+use super::{unknown, MAX_RELATED};
+use crate::analysis::PolicyCtx;
+use crate::smt::Outcome;
+use pol_lang::diag::{codes, Diagnostic};
+use pol_lang::span::SourceMap;
+use z3::ast::Bool;
+
+pub fn check_later(
+    ctx: &PolicyCtx,
+    sources: &SourceMap,
+    i: usize,
+    earlier: &[usize],
+    later: &[usize],
+    out: &mut Vec<Diagnostic>,
+) {
+    let v = ctx.verdict(i);
+    let default_same = ctx.policy.default == v;
+    let same_later: Vec<usize> = later.iter().copied().filter(|&j| ctx.verdict(j) == v).collect();
+    let redundant = if default_same && same_later.len() == later.len() {
+        true
+    } else if !default_same && same_later.is_empty() {
+        false
+    } else {
+        let mi = ctx.rule(i);
+        let negs: Vec<Bool> = earlier.iter().map(|&j| ctx.rule(j).not()).collect();
+        let changed = ctx.chain(later, |w| w == v, default_same).not();
+        let mut q: Vec<&Bool> = vec![&mi, &changed];
+        q.extend(negs.iter());
+        match ctx.smt.check(&q) {
+            Outcome::Unsat => true,
+            Outcome::Sat(_) => false,
+            Outcome::Unknown(r) => {
+                out.push(unknown(ctx, sources, i, "whether removing the rule changes a verdict", &r));
+                return;
+            }
+        }
+    };
+    if !redundant {
+        return;
+    }
+    let rule = &ctx.policy.rules[i];
+    let mut d = Diagnostic::new(
+        codes::REDUNDANT_LATER,
+        rule.span,
+        format!("rule is redundant: without it, later rules or the default give its packets `{}` too", v.as_str()),
+    )
+    .with_label("removing this rule changes no verdict")
+    .with_policy(&ctx.policy.name)
+    .with_help("remove the rule");
+    for &j in same_later.iter().take(MAX_RELATED) {
+        d = d.with_related(ctx.policy.rules[j].span, format!("also gives `{}`", v.as_str()));
+    }
+    if default_same {
+        d = d.with_related(ctx.policy.default_span, format!("the default is `{}`", v.as_str()));
+    }
+    out.push(d);
+}

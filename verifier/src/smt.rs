@@ -1,0 +1,68 @@
+//! One incremental Z3 solver per analysis, with a per-query limit.
+//!
+//! The packet model's well-formedness is asserted once; each query is
+//! checked in a `push`/`pop` scope, so rule formulas and learned lemmas are
+//! reused across the hundreds of queries of one policy. A query that hits
+//! its time or resource limit is `Outcome::Unknown` — never a pass.
+
+use crate::model::{CgroupIndex, Vars};
+use crate::Options;
+use pol_lang::ir::Packet;
+use std::cell::Cell;
+use z3::ast::Bool;
+use z3::{Params, SatResult, Solver};
+
+/// The answer to "is there a packet such that …".
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Yes, for example this one (decoded from the model).
+    Sat(Packet),
+    /// No packet.
+    Unsat,
+    /// The solver gave up (the reason Z3 gave).
+    Unknown(String),
+}
+
+pub struct Smt {
+    solver: Solver,
+    pub vars: Vars,
+    pub cgroups: CgroupIndex,
+    /// Queries asked (statistics for the benchmark).
+    pub queries: Cell<u64>,
+}
+
+impl Smt {
+    pub fn new(cgroups: CgroupIndex, opts: &Options) -> Smt {
+        let solver = Solver::new();
+        let mut params = Params::new();
+        params.set_u32("timeout", u32::try_from(opts.timeout_ms).unwrap_or(u32::MAX));
+        if let Some(r) = opts.rlimit {
+            params.set_u32("rlimit", r);
+        }
+        solver.set_params(&params);
+        let vars = Vars::new();
+        solver.assert(vars.well_formed(&cgroups));
+        Smt { solver, vars, cgroups, queries: Cell::new(0) }
+    }
+
+    /// Is the conjunction of `fs` satisfiable (within the packet space)?
+    pub fn check(&self, fs: &[&Bool]) -> Outcome {
+        self.queries.set(self.queries.get() + 1);
+        self.solver.push();
+        for f in fs {
+            self.solver.assert(*f);
+        }
+        let out = match self.solver.check() {
+            SatResult::Unsat => Outcome::Unsat,
+            SatResult::Sat => match self.solver.get_model().and_then(|m| self.vars.decode(&m, &self.cgroups)) {
+                Some(p) => Outcome::Sat(p),
+                None => Outcome::Unknown("the model could not be read back as a packet".into()),
+            },
+            SatResult::Unknown => {
+                Outcome::Unknown(self.solver.get_reason_unknown().unwrap_or_else(|| "unknown".to_string()))
+            }
+        };
+        self.solver.pop(1);
+        out
+    }
+}
