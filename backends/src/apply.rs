@@ -50,6 +50,7 @@ check_ruleset() {
 		# The cgroups do not exist yet (applying creates them). nft only
 		# needs the directories to resolve the paths: check against a
 		# throwaway tmpfs in a private mount namespace.
+		# shellcheck disable=SC2016 # the inner script expands its own arguments
 		unshare -m sh -c '
 			set -eu
 			nft=$1 ruleset=$2

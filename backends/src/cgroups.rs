@@ -47,8 +47,11 @@ pub const FIND_NET_CLS: &str = "netcls=$(awk '$3 == \"cgroup\" && (\",\" $4 \",\
 pub fn render(program: &Program, sources: &SourceMap) -> String {
     let mut s = header("cgroups.sh", "the cgroups of the policy's groups", &crate::entry_name(sources));
     s.push_str("POL_CGROUP2=${POL_CGROUP2:-/sys/fs/cgroup}\nPOL_NET_CLS=${POL_NET_CLS:-/run/pol/net_cls}\n\n");
-    s.push_str("die() {\n\tprintf 'cgroups.sh: %s\\n' \"$*\" >&2\n\texit 1\n}\n\n");
     let paths = cgroup_paths(program);
+    let cls = classids(program);
+    if !paths.is_empty() || !cls.is_empty() {
+        s.push_str("die() {\n\tprintf 'cgroups.sh: %s\\n' \"$*\" >&2\n\texit 1\n}\n\n");
+    }
     if !paths.is_empty() {
         s.push_str("# cgroup v2 directories, parents first. nft resolves these paths to cgroup\n");
         s.push_str("# ids when the ruleset loads: a cgroup created again later needs a reload.\n");
@@ -58,7 +61,6 @@ pub fn render(program: &Program, sources: &SourceMap) -> String {
         }
         s.push('\n');
     }
-    let cls = classids(program);
     if !cls.is_empty() {
         s.push_str("# net_cls (cgroup v1) for classid groups: reuse a mounted net_cls hierarchy,\n");
         s.push_str("# or mount one at $POL_NET_CLS (outside the cgroup2 tree).\n");

@@ -39,12 +39,14 @@ pub fn proc_path(key: &str) -> String {
     format!("/proc/sys/{rel}")
 }
 
-const FUNCTIONS: &str = r#"die() {
+const DIE: &str = r#"die() {
 	printf 'tuning.sh: %s\n' "$*" >&2
 	exit 1
 }
 
-# set_sysctl KEY PATH VALUE
+"#;
+
+const SET_SYSCTL: &str = r#"# set_sysctl KEY PATH VALUE
 set_sysctl() {
 	[ -e "$2" ] || die "the kernel has no sysctl $1 (missing feature, or a module that provides it is not loaded)"
 	cur=$(tr -s ' \t' '  ' <"$2")
@@ -58,7 +60,9 @@ set_sysctl() {
 	fi
 }
 
-# set_qdisc DEV KIND
+"#;
+
+const SET_QDISC: &str = r#"# set_qdisc DEV KIND
 set_qdisc() {
 	command -v tc >/dev/null 2>&1 || die "tc not found (install iproute2)"
 	ip link show dev "$1" >/dev/null 2>&1 || die "interface $1 does not exist (needed by qdisc $2)"
@@ -81,7 +85,15 @@ pub fn render(program: &Program, sources: &SourceMap) -> (String, String) {
         comment(&src)
     );
     let mut sh = header("tuning.sh", "sysctls and qdiscs", &src);
-    sh.push_str(FUNCTIONS);
+    if !t.sysctls.is_empty() || !t.qdiscs.is_empty() {
+        sh.push_str(DIE);
+    }
+    if !t.sysctls.is_empty() {
+        sh.push_str(SET_SYSCTL);
+    }
+    if !t.qdiscs.is_empty() {
+        sh.push_str(SET_QDISC);
+    }
     for s in &t.sysctls {
         let value = normalise_value(&s.value.to_string());
         let site = sources.file_line(s.span);

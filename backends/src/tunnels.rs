@@ -61,7 +61,9 @@ disable_policy() {
 
 pub fn render(program: &Program, sources: &SourceMap) -> String {
     let mut s = header("tunnels.sh", "the vti6 tunnel interfaces", &crate::entry_name(sources));
-    s.push_str(FUNCTIONS);
+    if !program.tunnels.is_empty() {
+        s.push_str(FUNCTIONS);
+    }
     for t in &program.tunnels {
         let dev = quote(&t.dev);
         s.push_str(&format!("# tunnel {} ({}); the IKE daemon must use xfrm mark {}\n", t.name, sources.file_line(t.span), t.key));

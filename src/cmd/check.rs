@@ -21,6 +21,9 @@ pub struct Args {
     /// Exit 1 on warnings too
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Front-end findings only: skip the verifier and the tests
+    #[arg(long)]
+    pub no_verify: bool,
     #[command(flatten)]
     pub compile: CompileFlags,
     #[command(flatten)]
@@ -67,9 +70,14 @@ pub fn compile_options(flags: &CompileFlags) -> CompileOptions {
 
 /// Compile `path`; when the front end is clean, verify it too.
 pub fn analyze(path: &Path, flags: &CompileFlags, verifier: &pol_verifier::Options) -> Analysis {
+    analyze_with(path, flags, Some(verifier))
+}
+
+/// Like [`analyze`]; `verifier: None` runs the front end only.
+pub fn analyze_with(path: &Path, flags: &CompileFlags, verifier: Option<&pol_verifier::Options>) -> Analysis {
     let compilation = compile(path, &compile_options(flags));
     let mut diagnostics = compilation.diagnostics.clone();
-    if let Some(program) = &compilation.program {
+    if let (Some(program), Some(verifier)) = (&compilation.program, verifier) {
         diagnostics.extend(pol_verifier::verify(program, &compilation.sources, verifier));
         diagnostics.sort_dedup();
     }
@@ -107,7 +115,8 @@ pub fn run(args: Args) -> u8 {
         }
     };
     let verifier = args.solver.options();
-    let analyses: Vec<Analysis> = files.iter().map(|f| analyze(f, &args.compile, &verifier)).collect();
+    let verifier = (!args.no_verify).then_some(&verifier);
+    let analyses: Vec<Analysis> = files.iter().map(|f| analyze_with(f, &args.compile, verifier)).collect();
     let parts: Vec<Part<'_>> = analyses.iter().map(Analysis::part).collect();
     print!("{}", report::render(&parts, args.format, report::use_color()));
     report::exit_status(&parts, args.deny_warnings)

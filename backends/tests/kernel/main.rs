@@ -130,6 +130,20 @@ pub fn check_comments(program: &Program, sources: &SourceMap, listed: &str) -> R
     Ok(())
 }
 
+/// The verdict of all `hook output` policies together: each is a base
+/// chain on the same hook, so the first that does not accept decides.
+pub fn output_verdict<'a>(program: &'a Program, p: &Packet) -> (&'a pol_lang::ir::Policy, Option<usize>, Verdict) {
+    let mut last = None;
+    for pol in program.policies.iter().filter(|x| x.hook == pol_lang::ast::Hook::Output) {
+        let (r, v) = support::eval::evaluate(program, pol, p);
+        if v != Verdict::Allow {
+            return (pol, r, v);
+        }
+        last = Some((pol, r, v));
+    }
+    last.unwrap_or_else(|| (&program.policies[0], None, Verdict::Allow))
+}
+
 /// Load `program` in a namespace, probe it from every context, and compare
 /// with the reference evaluator. Returns the number of probes sent.
 pub fn probe_case(dir: &Path, program: &Program, sources: &SourceMap, opts: &BuildOptions, ctxs: &[Ctx], probes: &[Probe]) -> Result<usize, String> {
@@ -140,7 +154,6 @@ pub fn probe_case(dir: &Path, program: &Program, sources: &SourceMap, opts: &Bui
     res?;
     let listed = std::fs::read_to_string(dir.join("listed.nft")).map_err(|e| e.to_string())?;
     check_comments(program, sources, &listed)?;
-    let policy = &program.policies[0];
     let mut n = 0;
     let mut errors = Vec::new();
     for line in results.lines() {
@@ -155,10 +168,10 @@ pub fn probe_case(dir: &Path, program: &Program, sources: &SourceMap, opts: &Bui
             saddr: parse_addr(src),
             daddr: parse_addr(&p.dst),
             proto: p.proto,
-            sport: probe_id(ci, pi),
+            sport: probe_id(ci, pi, probes.len()),
             dport: p.dport,
         };
-        let (rule, expected) = support::eval::evaluate(program, policy, &packet);
+        let (policy, rule, expected) = output_verdict(program, &packet);
         let ok = match obs {
             Observed::Allow => expected == Verdict::Allow,
             Observed::Deny => expected != Verdict::Allow,

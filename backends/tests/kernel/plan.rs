@@ -1,9 +1,10 @@
 //! The probe plan the test driver hands to its namespaced child, as text:
 //!
 //! ```text
-//! ctx IDX CGROUP|- CLASSID
+//! ctx IDX CLASSID CGROUP|-
 //! probe IDX FAMILY(4|6) PROTO DST DPORT
 //! ```
+//! (fields separated by tabs: cgroup paths may hold spaces, never tabs)
 //! and the child's answer, one line per (context, probe):
 //! `res CTX PROBE OBSERVED` with OBSERVED one of allow, drop, reject, deny
 //! (deny = not seen leaving, drop and reject not told apart).
@@ -53,18 +54,19 @@ impl Observed {
     }
 }
 
-/// Source port (TCP/UDP) or echo id (ICMP) of a probe: unique per case.
-pub fn probe_id(ctx: usize, probe: usize) -> u16 {
-    (20000 + ctx * 64 + probe) as u16
+/// Source port (TCP/UDP) or echo id (ICMP) of a probe: unique per case
+/// (`n` = probes per context; the driver keeps ctxs × n below 55,000).
+pub fn probe_id(ctx: usize, probe: usize, n: usize) -> u16 {
+    u16::try_from(10000 + ctx * n + probe).unwrap_or(u16::MAX)
 }
 
 pub fn write_plan(ctxs: &[Ctx], probes: &[Probe]) -> String {
     let mut s = String::new();
     for (i, c) in ctxs.iter().enumerate() {
-        let _ = writeln!(s, "ctx {i} {} {}", c.cgroup.as_deref().unwrap_or("-"), c.classid);
+        let _ = writeln!(s, "ctx\t{i}\t{}\t{}", c.classid, c.cgroup.as_deref().unwrap_or("-"));
     }
     for (i, p) in probes.iter().enumerate() {
-        let _ = writeln!(s, "probe {i} {} {} {} {}", if p.v6 { 6 } else { 4 }, p.proto, p.dst, p.dport);
+        let _ = writeln!(s, "probe\t{i}\t{}\t{}\t{}\t{}", if p.v6 { 6 } else { 4 }, p.proto, p.dst, p.dport);
     }
     s
 }
@@ -72,9 +74,9 @@ pub fn write_plan(ctxs: &[Ctx], probes: &[Probe]) -> String {
 pub fn read_plan(text: &str) -> (Vec<Ctx>, Vec<Probe>) {
     let (mut ctxs, mut probes) = (Vec::new(), Vec::new());
     for line in text.lines() {
-        let w: Vec<&str> = line.split_whitespace().collect();
+        let w: Vec<&str> = line.split('\t').collect();
         match w.as_slice() {
-            ["ctx", _, cg, cls] => ctxs.push(Ctx {
+            ["ctx", _, cls, cg] => ctxs.push(Ctx {
                 cgroup: if *cg == "-" { None } else { Some(cg.to_string()) },
                 classid: cls.parse().unwrap_or(0),
             }),

@@ -71,6 +71,9 @@ fn join(procs: &str) -> Result<(), String> {
 fn run(dir: &Path) -> Result<(), String> {
     sh("mount -t cgroup2 none /sys/fs/cgroup", &[])?;
     sh(NET_SETUP, &[])?;
+    if dir.join("setup.sh").exists() {
+        sh(&format!("sh {}/setup.sh", dir.display()), &[])?;
+    }
     let netcls_dir = dir.join("net_cls");
     let netcls_s = netcls_dir.to_string_lossy().into_owned();
     sh(&format!("sh {}/cgroups.sh", dir.display()), &[("POL_NET_CLS", &netcls_s)])?;
@@ -100,14 +103,17 @@ fn run(dir: &Path) -> Result<(), String> {
                 return Err("no net_cls mount".into());
             }
             let mut sent = Vec::new();
+            let mut seen = HashSet::new();
             for (pi, p) in probes.iter().enumerate() {
-                sent.push(send_probe(p, probe_id(ci, pi))?);
+                sent.push(send_probe(p, probe_id(ci, pi, probes.len()))?);
+                // Drain as we go: the capture buffer must not overflow.
+                seen.extend(drain(&cap));
             }
             std::thread::sleep(Duration::from_millis(40));
-            let seen = drain(&cap);
+            seen.extend(drain(&cap));
             for (pi, (p, s)) in probes.iter().zip(&sent).enumerate() {
                 let dst: IpAddr = p.dst.parse().map_err(|_| format!("bad address {}", p.dst))?;
-                let key = (p.proto, dst, if is_icmp(p.proto) { 0 } else { p.dport }, probe_id(ci, pi));
+                let key = (p.proto, dst, if is_icmp(p.proto) { 0 } else { p.dport }, probe_id(ci, pi, probes.len()));
                 let so_error = s.sock_err();
                 let obs = if seen.contains(&key) { Observed::Allow } else { s.classify(so_error) };
                 let _ = writeln!(out, "res {ci} {pi} {} {}", obs.as_str(), s.detail(so_error));

@@ -69,12 +69,8 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<crate::span::FileId> {
         Severity::Warning => cs::Severity::Warning,
         Severity::Note => cs::Severity::Note,
     };
-    let mut message = d.message.clone();
-    if d.primary.is_none() {
-        if let Some(p) = &d.path {
-            message = format!("{p}: {message}");
-        }
-    }
+    // A diagnostic without a span names its path in the message itself.
+    let message = d.message.clone();
     let mut labels = Vec::new();
     if let Some(sp) = d.primary {
         let mut l = cs::Label::primary(sp.file, sp.range());

@@ -25,7 +25,11 @@ const WIDTH: usize = 100;
 /// Format a parsed, error-free file. `src` is the text it was parsed from
 /// (used for comments and blank lines).
 pub fn format_file(file: &File, src: &str) -> String {
-    let mut p = Printer { src, comments: &file.comments, used: vec![false; file.comments.len()] };
+    let mut p = Printer {
+        src,
+        comments: &file.comments,
+        used: vec![false; file.comments.len()],
+    };
     let entries: Vec<Entry> = file.items.iter().map(Entry::Item).collect();
     let mut out = p.block_body(&entries, 0, usize::MAX, true);
     while out.ends_with("\n\n") {
@@ -52,7 +56,9 @@ impl Entry<'_> {
             Entry::Selector(s) => s.span(),
             Entry::Limit(l) => l.span,
             Entry::Field(f) => f.span,
-            Entry::Tuning(TuningEntry::Sysctl { span, .. } | TuningEntry::Qdisc { span, .. }) => *span,
+            Entry::Tuning(TuningEntry::Sysctl { span, .. } | TuningEntry::Qdisc { span, .. }) => {
+                *span
+            }
             Entry::Stmt(s) => match s {
                 PolicyStmt::Hook(h) => h.span,
                 PolicyStmt::Default(d) => d.span,
@@ -159,11 +165,17 @@ impl<'a> Printer<'a> {
     }
 
     fn has_comment_in(&self, span: Span) -> bool {
-        self.comments.iter().enumerate().any(|(i, c)| !self.used[i] && c.span.start >= span.start && c.span.start < span.end)
+        self.comments
+            .iter()
+            .enumerate()
+            .any(|(i, c)| !self.used[i] && c.span.start >= span.start && c.span.start < span.end)
     }
 
     fn newlines(&self, a: usize, b: usize) -> usize {
-        self.src.get(a..b).map(|s| s.matches('\n').count()).unwrap_or(0)
+        self.src
+            .get(a..b)
+            .map(|s| s.matches('\n').count())
+            .unwrap_or(0)
     }
 
     fn text(&self, span: Span) -> String {
@@ -175,7 +187,13 @@ impl<'a> Printer<'a> {
     /// The statements of a block (or the file), each on its own line at
     /// `level`, with their comments; `close` is the offset of the closing
     /// `}` (comments before it are the block's trailing comments).
-    fn block_body(&mut self, entries: &[Entry<'a>], level: usize, close: usize, top: bool) -> String {
+    fn block_body(
+        &mut self,
+        entries: &[Entry<'a>],
+        level: usize,
+        close: usize,
+        top: bool,
+    ) -> String {
         let mut out = String::new();
         let mut prev: Option<(usize, usize, bool)> = None; // (end, kind, multiline)
         for e in entries {
@@ -188,7 +206,8 @@ impl<'a> Printer<'a> {
             let multiline = body.contains('\n');
             if let Some((pend, pkind, pmulti)) = prev {
                 let first = lead.first().map(|c| c.span.start as usize).unwrap_or(start);
-                let blank = self.newlines(pend, first) >= 2 || (top && (pkind != e.kind() || pmulti || multiline));
+                let blank = self.newlines(pend, first) >= 2
+                    || (top && (pkind != e.kind() || pmulti || multiline));
                 if blank {
                     out.push('\n');
                 }
@@ -242,9 +261,17 @@ impl<'a> Printer<'a> {
     /// `{ ... }` around block statements; `after` is an offset before the
     /// `{` (the end of the header), `item` the enclosing item's span.
     fn braced(&mut self, after: usize, item: Span, entries: &[Entry<'a>], level: usize) -> String {
-        let open = self.src.get(after..).and_then(|s| s.find('{')).map(|i| after + i + 1).unwrap_or(after);
+        let open = self
+            .src
+            .get(after..)
+            .and_then(|s| s.find('{'))
+            .map(|i| after + i + 1)
+            .unwrap_or(after);
         let close = (item.end as usize).saturating_sub(1);
-        let first = entries.first().map(|e| e.span().start as usize).unwrap_or(close);
+        let first = entries
+            .first()
+            .map(|e| e.span().start as usize)
+            .unwrap_or(close);
         let head = self.take_eol(open, first.min(close));
         let body = self.block_body(entries, level + 1, close, false);
         if body.is_empty() && head.is_none() {
@@ -281,7 +308,11 @@ impl<'a> Printer<'a> {
             },
             Entry::Tuning(t) => match t {
                 TuningEntry::Sysctl { key, value, .. } => {
-                    let k = if key.node.quoted { quote(&key.node.name) } else { key.node.name.clone() };
+                    let k = if key.node.quoted {
+                        quote(&key.node.name)
+                    } else {
+                        key.node.name.clone()
+                    };
                     let v = match &value.node {
                         SysctlValue::Int(n) => n.to_string(),
                         SysctlValue::Str(s) => quote(s),
@@ -290,7 +321,9 @@ impl<'a> Printer<'a> {
                     };
                     format!("{k} = {v}")
                 }
-                TuningEntry::Qdisc { dev, kind, .. } => format!("qdisc {} {}", quote(&dev.node), kind.node),
+                TuningEntry::Qdisc { dev, kind, .. } => {
+                    format!("qdisc {} {}", quote(&dev.node), kind.node)
+                }
             },
             Entry::Stmt(s) => match s {
                 PolicyStmt::Hook(h) => match h.node {
@@ -393,7 +426,10 @@ impl<'a> Printer<'a> {
                     }
                     GroupBody::Selectors(sels) => {
                         if sels.len() == 1 && !self.has_comment_in(g.span) {
-                            return format!("{head}{{ {} }}", sels.iter().map(selector).collect::<String>());
+                            return format!(
+                                "{head}{{ {} }}",
+                                sels.iter().map(selector).collect::<String>()
+                            );
                         }
                         let entries: Vec<Entry> = sels.iter().map(Entry::Selector).collect();
                         head + &self.braced(g.name.span.end as usize, g.span, &entries, level)
@@ -403,7 +439,11 @@ impl<'a> Printer<'a> {
             Item::Matcher(m) => {
                 let mut s = format!("matcher {} = wasm {}", m.name.node, quote(&m.path.node));
                 let after = m.path.span.end as usize;
-                let has_block = self.src.get(after..).map(|t| t.trim_start().starts_with('{')).unwrap_or(false);
+                let has_block = self
+                    .src
+                    .get(after..)
+                    .map(|t| t.trim_start().starts_with('{'))
+                    .unwrap_or(false);
                 if has_block {
                     let entries: Vec<Entry> = m.limits.iter().map(Entry::Limit).collect();
                     let b = self.braced(after, m.span, &entries, level);
@@ -416,19 +456,23 @@ impl<'a> Printer<'a> {
             }
             Item::Tunnel(t) => {
                 let entries: Vec<Entry> = t.fields.iter().map(Entry::Field).collect();
-                format!("tunnel {} ", t.name.node) + &self.braced(t.name.span.end as usize, t.span, &entries, level)
+                format!("tunnel {} ", t.name.node)
+                    + &self.braced(t.name.span.end as usize, t.span, &entries, level)
             }
             Item::Tuning(t) => {
                 let entries: Vec<Entry> = t.entries.iter().map(Entry::Tuning).collect();
-                "tuning ".to_string() + &self.braced(t.span.start as usize + 6, t.span, &entries, level)
+                "tuning ".to_string()
+                    + &self.braced(t.span.start as usize + 6, t.span, &entries, level)
             }
             Item::Policy(p) => {
                 let entries: Vec<Entry> = p.stmts.iter().map(Entry::Stmt).collect();
-                format!("policy {} ", p.name.node) + &self.braced(p.name.span.end as usize, p.span, &entries, level)
+                format!("policy {} ", p.name.node)
+                    + &self.braced(p.name.span.end as usize, p.span, &entries, level)
             }
             Item::Test(t) => {
                 let entries: Vec<Entry> = t.expects.iter().map(Entry::Expect).collect();
-                format!("test {} ", quote(&t.name.node)) + &self.braced(t.name.span.end as usize, t.span, &entries, level)
+                format!("test {} ", quote(&t.name.node))
+                    + &self.braced(t.name.span.end as usize, t.span, &entries, level)
             }
             Item::Error(sp) => self.text(*sp),
         }
@@ -465,10 +509,18 @@ impl<'a> Printer<'a> {
                 let els: Vec<El> = v.iter().map(El::Svc).collect();
                 self.set(*span, &els, level, col)
             }
-            ServiceExpr::Ports { proto, ports, braced: true, span } => {
+            ServiceExpr::Ports {
+                proto,
+                ports,
+                braced: true,
+                span,
+            } => {
                 let head = format!("{} ", port_proto(proto.node));
                 let els: Vec<El> = ports.iter().map(El::Port).collect();
-                let set_span = Span { start: proto.span.end, ..*span };
+                let set_span = Span {
+                    start: proto.span.end,
+                    ..*span
+                };
                 head.clone() + &self.set(set_span, &els, level, col + head.len())
             }
             ServiceExpr::Error(sp) => self.text(*sp),
@@ -491,7 +543,13 @@ impl<'a> Printer<'a> {
         let one = if els.is_empty() {
             "{}".to_string()
         } else {
-            format!("{{ {} }}", els.iter().map(|e| flat_el(*e)).collect::<Vec<_>>().join(", "))
+            format!(
+                "{{ {} }}",
+                els.iter()
+                    .map(|e| flat_el(*e))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
         if !self.has_comment_in(span) && col + one.len() <= WIDTH {
             return one;
@@ -564,7 +622,12 @@ fn flat_addr(e: &AddrExpr) -> String {
 
 fn flat_svc(e: &ServiceExpr) -> String {
     match e {
-        ServiceExpr::Ports { proto, ports, braced, .. } => {
+        ServiceExpr::Ports {
+            proto,
+            ports,
+            braced,
+            ..
+        } => {
             let ps: Vec<String> = ports.iter().map(|p| port_range(p.node)).collect();
             if *braced || ps.len() != 1 {
                 format!("{} {}", port_proto(proto.node), flat_set(ps))

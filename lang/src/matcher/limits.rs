@@ -58,8 +58,9 @@ impl Default for Limits {
     }
 }
 
-/// Upper bounds from the command line (`--matcher-fuel`, `--matcher-memory`,
-/// `--matcher-timeout`): every matcher's limits are lowered to at most these.
+/// Upper bounds from the command line (`--matcher-fuel N`,
+/// `--matcher-memory BYTES`, `--matcher-timeout-ms MS`): every matcher's
+/// limits are lowered to at most these, whatever its `matcher` item asks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LimitCap {
     pub fuel: Option<u64>,

@@ -2,7 +2,7 @@
 //! ids, sizes and durations, and turning lalrpop's parse errors into
 //! diagnostics with prettified "expected ..." lists.
 
-use super::lexer::{describe_expected, Tok, KEYWORDS};
+use super::lexer::{describe_expected, Kw, Tok, KEYWORDS};
 use crate::ast::{AddrExpr, AddrLit};
 use crate::diag::{codes, did_you_mean, Code, Diagnostic};
 use crate::span::{FileId, Span, Spanned};
@@ -49,13 +49,20 @@ pub fn parse_addr_text(text: &str) -> Result<AddrLit, (Code, String, String)> {
     if let Some((a, len)) = text.split_once('/') {
         let addr: IpAddr = a.parse().map_err(|_| bad(a))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        let n = len.parse::<u8>().ok().filter(|n| *n <= max).ok_or_else(|| {
-            (
-                codes::INVALID_PREFIX_LEN,
-                format!("invalid prefix length `/{len}`"),
-                format!("the prefix length of an {} address is 0 to {max}", if max == 32 { "IPv4" } else { "IPv6" }),
-            )
-        })?;
+        let n = len
+            .parse::<u8>()
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| {
+                (
+                    codes::INVALID_PREFIX_LEN,
+                    format!("invalid prefix length `/{len}`"),
+                    format!(
+                        "the prefix length of an {} address is 0 to {max}",
+                        if max == 32 { "IPv4" } else { "IPv6" }
+                    ),
+                )
+            })?;
         return Ok(match addr {
             IpAddr::V4(x) => AddrLit::Prefix4(x, n),
             IpAddr::V6(x) => AddrLit::Prefix6(x, n),
@@ -75,11 +82,19 @@ fn addr_diag(file: FileId, l: usize, r: usize, e: (Code, String, String)) -> Dia
         "P0013" => "mixed families",
         _ => "not an address",
     };
-    Diagnostic::new(e.0, span(file, l, r), e.1).with_label(label).with_help(e.2)
+    Diagnostic::new(e.0, span(file, l, r), e.1)
+        .with_label(label)
+        .with_help(e.2)
 }
 
 /// An address expression literal; invalid text becomes `AddrExpr::Error`.
-pub fn addr_expr(file: FileId, errors: &mut Vec<Diagnostic>, text: &str, l: usize, r: usize) -> AddrExpr {
+pub fn addr_expr(
+    file: FileId,
+    errors: &mut Vec<Diagnostic>,
+    text: &str,
+    l: usize,
+    r: usize,
+) -> AddrExpr {
     match parse_addr_text(text) {
         Ok(lit) => AddrExpr::Lit(sp(file, lit, l, r)),
         Err(e) => {
@@ -91,7 +106,13 @@ pub fn addr_expr(file: FileId, errors: &mut Vec<Diagnostic>, text: &str, l: usiz
 
 /// An address literal where the AST has no error node (tunnel fields):
 /// invalid text is reported and replaced by `::`.
-pub fn addr_lit(file: FileId, errors: &mut Vec<Diagnostic>, text: &str, l: usize, r: usize) -> AddrLit {
+pub fn addr_lit(
+    file: FileId,
+    errors: &mut Vec<Diagnostic>,
+    text: &str,
+    l: usize,
+    r: usize,
+) -> AddrLit {
     match parse_addr_text(text) {
         Ok(lit) => lit,
         Err(e) => {
@@ -108,7 +129,13 @@ fn classid_diag(file: FileId, l: usize, r: usize, text: &str) -> Diagnostic {
 }
 
 /// `classid 10:1` (hex MAJOR:MINOR).
-pub fn classid_text(file: FileId, errors: &mut Vec<Diagnostic>, text: &str, l: usize, r: usize) -> u32 {
+pub fn classid_text(
+    file: FileId,
+    errors: &mut Vec<Diagnostic>,
+    text: &str,
+    l: usize,
+    r: usize,
+) -> u32 {
     let part = |s: &str| {
         if s.is_empty() || s.len() > 4 {
             return None;
@@ -142,19 +169,23 @@ pub fn classid_int(file: FileId, errors: &mut Vec<Diagnostic>, n: u64, l: usize,
 }
 
 fn split_qty(text: &str) -> (&str, &str) {
-    let idx = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let idx = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     (text.get(..idx).unwrap_or(""), text.get(idx..).unwrap_or(""))
 }
 
 fn size_diag(file: FileId, l: usize, r: usize, msg: String, help: &str) -> Diagnostic {
-    Diagnostic::new(codes::INVALID_SIZE, span(file, l, r), msg).with_label("invalid quantity").with_help(help.to_string())
+    Diagnostic::new(codes::INVALID_SIZE, span(file, l, r), msg)
+        .with_label("invalid quantity")
+        .with_help(help.to_string())
 }
 
 /// `memory 64MiB`: bytes.
 pub fn size(file: FileId, errors: &mut Vec<Diagnostic>, text: &str, l: usize, r: usize) -> u64 {
     let (digits, unit) = split_qty(text);
     let mult: u64 = match unit {
-        "bytes" | "B" => 1,
+        "bytes" => 1,
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
@@ -172,7 +203,13 @@ pub fn size(file: FileId, errors: &mut Vec<Diagnostic>, text: &str, l: usize, r:
     match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)) {
         Some(v) => v,
         None => {
-            errors.push(size_diag(file, l, r, format!("size `{text}` is too large"), "use a smaller size"));
+            errors.push(size_diag(
+                file,
+                l,
+                r,
+                format!("size `{text}` is too large"),
+                "use a smaller size",
+            ));
             0
         }
     }
@@ -198,14 +235,26 @@ pub fn duration(file: FileId, errors: &mut Vec<Diagnostic>, text: &str, l: usize
     match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)) {
         Some(v) => v,
         None => {
-            errors.push(size_diag(file, l, r, format!("duration `{text}` is too large"), "use a shorter duration"));
+            errors.push(size_diag(
+                file,
+                l,
+                r,
+                format!("duration `{text}` is too large"),
+                "use a shorter duration",
+            ));
             0
         }
     }
 }
 
 /// `timeout 2000` without a unit.
-pub fn duration_no_unit(file: FileId, errors: &mut Vec<Diagnostic>, n: u64, l: usize, r: usize) -> u64 {
+pub fn duration_no_unit(
+    file: FileId,
+    errors: &mut Vec<Diagnostic>,
+    n: u64,
+    l: usize,
+    r: usize,
+) -> u64 {
     errors.push(size_diag(
         file,
         l,
@@ -217,15 +266,32 @@ pub fn duration_no_unit(file: FileId, errors: &mut Vec<Diagnostic>, n: u64, l: u
 }
 
 /// A sysctl integer value, optionally negated.
-pub fn sysctl_int(file: FileId, errors: &mut Vec<Diagnostic>, n: u64, neg: bool, l: usize, r: usize) -> i64 {
-    let v = if neg { 0i128 - i128::from(n) } else { i128::from(n) };
+pub fn sysctl_int(
+    file: FileId,
+    errors: &mut Vec<Diagnostic>,
+    n: u64,
+    neg: bool,
+    l: usize,
+    r: usize,
+) -> i64 {
+    let v = if neg {
+        0i128 - i128::from(n)
+    } else {
+        i128::from(n)
+    };
     match i64::try_from(v) {
         Ok(v) => v,
         Err(_) => {
             errors.push(
-                Diagnostic::new(codes::INT_OVERFLOW, span(file, l, r), "sysctl value is out of range")
-                    .with_label("does not fit in a signed 64-bit integer")
-                    .with_help("sysctl integers range from -9223372036854775808 to 9223372036854775807"),
+                Diagnostic::new(
+                    codes::INT_OVERFLOW,
+                    span(file, l, r),
+                    "sysctl value is out of range",
+                )
+                .with_label("does not fit in a signed 64-bit integer")
+                .with_help(
+                    "sysctl integers range from -9223372036854775808 to 9223372036854775807",
+                ),
             );
             0
         }
@@ -256,9 +322,25 @@ fn found_text(src: &str, tok: &Tok, l: usize, r: usize) -> String {
     }
 }
 
+/// Keywords first, then token classes, then punctuation, then separators.
+fn expected_rank(e: &str) -> u8 {
+    let bare = e.trim_matches('"');
+    if KEYWORDS.contains(&bare) {
+        0
+    } else if bare == "SEP" {
+        3
+    } else if bare.chars().all(|c| c.is_ascii_uppercase()) {
+        1
+    } else {
+        2
+    }
+}
+
 fn expected_list(expected: &[String]) -> String {
+    let mut sorted: Vec<&String> = expected.iter().collect();
+    sorted.sort_by_key(|e| expected_rank(e));
     let mut names: Vec<String> = Vec::new();
-    for e in expected {
+    for e in sorted {
         let d = describe_expected(e);
         if !names.contains(&d) {
             names.push(d);
@@ -279,19 +361,65 @@ fn expected_keywords(expected: &[String]) -> Vec<&str> {
         .collect()
 }
 
+/// Keywords that begin a statement or item: finding one where a statement
+/// could end means the author probably forgot a line break.
+const STATEMENT_STARTS: &[Kw] = &[
+    Kw::Import,
+    Kw::Network,
+    Kw::Service,
+    Kw::Group,
+    Kw::Matcher,
+    Kw::Tunnel,
+    Kw::Tuning,
+    Kw::Policy,
+    Kw::Test,
+    Kw::Allow,
+    Kw::Drop,
+    Kw::Reject,
+    Kw::Hook,
+    Kw::Default,
+    Kw::Expect,
+    Kw::Cgroup,
+    Kw::Classid,
+    Kw::Uid,
+    Kw::Gid,
+    Kw::Local,
+    Kw::Remote,
+    Kw::Key,
+    Kw::Address,
+    Kw::Routes,
+    Kw::Mtu,
+    Kw::Dev,
+    Kw::Qdisc,
+    Kw::Fuel,
+    Kw::Memory,
+    Kw::Timeout,
+];
+
 /// Turn a lalrpop error into a diagnostic.
 pub fn syntax_error(file: FileId, src: &str, e: PErr) -> Diagnostic {
     match e {
-        ParseError::InvalidToken { location } => {
-            Diagnostic::new(codes::INVALID_CHAR, span(file, location, location), "invalid token")
-        }
+        ParseError::InvalidToken { location } => Diagnostic::new(
+            codes::INVALID_CHAR,
+            span(file, location, location),
+            "invalid token",
+        ),
         ParseError::UnrecognizedEof { location, expected } => {
             let end = location.min(src.len());
-            Diagnostic::new(codes::UNEXPECTED_EOF, span(file, end, end), "unexpected end of file")
-                .with_label(format!("expected {}", expected_list(&expected)))
-                .with_help("the file ends in the middle of a statement; complete it or close the open `{`")
+            Diagnostic::new(
+                codes::UNEXPECTED_EOF,
+                span(file, end, end),
+                "unexpected end of file",
+            )
+            .with_label(format!("expected {}", expected_list(&expected)))
+            .with_help(
+                "the file ends in the middle of a statement; complete it or close the open `{`",
+            )
         }
-        ParseError::UnrecognizedToken { token: (l, tok, r), expected } => {
+        ParseError::UnrecognizedToken {
+            token: (l, tok, r),
+            expected,
+        } => {
             let found = found_text(src, &tok, l, r);
             let wants_name = expected.iter().any(|e| e == "\"IDENT\"");
             if let (Tok::Kw(k), true) = (&tok, wants_name) {
@@ -301,17 +429,26 @@ pub fn syntax_error(file: FileId, src: &str, e: PErr) -> Diagnostic {
                     format!("`{}` is a keyword and cannot be used as a name", k.as_str()),
                 )
                 .with_label(format!("expected {}", expected_list(&expected)))
-                .with_help(format!("keywords are reserved; choose another name, such as `{}-1`", k.as_str()));
+                .with_help(format!(
+                    "keywords are reserved; choose another name, such as `{}-1`",
+                    k.as_str()
+                ));
             }
-            let mut d = Diagnostic::new(codes::UNEXPECTED_TOKEN, span(file, l, r), format!("unexpected {found}"))
-                .with_label(format!("expected {}", expected_list(&expected)));
+            let mut d = Diagnostic::new(
+                codes::UNEXPECTED_TOKEN,
+                span(file, l, r),
+                format!("unexpected {found}"),
+            )
+            .with_label(format!("expected {}", expected_list(&expected)));
             if let Tok::Ident(name) = &tok {
                 if let Some(h) = did_you_mean(name, expected_keywords(&expected)) {
                     d = d.with_help(h);
                 }
             }
             if d.help.is_none() {
-                if matches!(tok, Tok::Kw(_)) && expected.iter().any(|e| e == "\"SEP\"") {
+                if matches!(tok, Tok::Kw(k) if STATEMENT_STARTS.contains(&k))
+                    && expected.iter().any(|e| e == "\"SEP\"")
+                {
                     d = d.with_help("start a new statement on a new line or after `;`");
                 } else if expected.iter().any(|e| e == "\"SEP\"") && expected.len() <= 3 {
                     d = d.with_help("end the statement here, with a newline or `;`");
@@ -321,8 +458,12 @@ pub fn syntax_error(file: FileId, src: &str, e: PErr) -> Diagnostic {
         }
         ParseError::ExtraToken { token: (l, tok, r) } => {
             let found = found_text(src, &tok, l, r);
-            Diagnostic::new(codes::UNEXPECTED_TOKEN, span(file, l, r), format!("unexpected {found}"))
-                .with_label("expected end of input")
+            Diagnostic::new(
+                codes::UNEXPECTED_TOKEN,
+                span(file, l, r),
+                format!("unexpected {found}"),
+            )
+            .with_label("expected end of input")
         }
         ParseError::User { error: () } => {
             Diagnostic::new(codes::UNEXPECTED_TOKEN, span(file, 0, 0), "syntax error")

@@ -79,7 +79,10 @@ enum Raw {
     Word,
     #[regex(r"[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)+", priority = 2)]
     SysKey,
-    #[regex(r"[0-9A-Fa-f]*[:.][0-9A-Fa-f:.]*(/[0-9]+|\-[0-9A-Fa-f]*[:.][0-9A-Fa-f:.]*)?", priority = 5)]
+    #[regex(
+        r"[0-9A-Fa-f]*[:.][0-9A-Fa-f:.]*(/[0-9]+|\-[0-9A-Fa-f]*[:.][0-9A-Fa-f:.]*)?",
+        priority = 5
+    )]
     Addr,
     #[regex(r"[0-9]+", priority = 4)]
     Dec,
@@ -140,9 +143,13 @@ pub fn lex(file: FileId, src: &str) -> Lexed {
             Err(()) => {
                 let shown: String = text.chars().take(1).collect();
                 diags.push(
-                    Diagnostic::new(codes::INVALID_CHAR, span, format!("invalid character `{}`", shown.escape_debug()))
-                        .with_label("not part of any token")
-                        .with_help("remove this character"),
+                    Diagnostic::new(
+                        codes::INVALID_CHAR,
+                        span,
+                        format!("invalid character `{}`", shown.escape_debug()),
+                    )
+                    .with_label("not part of any token")
+                    .with_help("remove this character"),
                 );
                 continue;
             }
@@ -169,11 +176,19 @@ pub fn lex(file: FileId, src: &str) -> Lexed {
                         .with_help("add a `\"` before the end of the line"),
                 );
                 let inner = text.get(1..).unwrap_or("");
-                Tok::Str(unescape(file, inner.trim_end_matches('\\'), s + 1, &mut diags))
+                Tok::Str(unescape(
+                    file,
+                    inner.trim_end_matches('\\'),
+                    s + 1,
+                    &mut diags,
+                ))
             }
             Raw::Comment => {
                 let body = text.get(1..).unwrap_or("").trim_end();
-                comments.push(Comment { text: body.to_string(), span: Span::new(file, s, s + 1 + body.len()) });
+                comments.push(Comment {
+                    text: body.to_string(),
+                    span: Span::new(file, s, s + 1 + body.len()),
+                });
                 continue;
             }
             Raw::Newline => {
@@ -195,7 +210,50 @@ pub fn lex(file: FileId, src: &str) -> Lexed {
         };
         raw.push((s, RawOrSep::Tok(t), e));
     }
-    Lexed { tokens: filter_separators(raw), comments, diags }
+    let mut tokens = filter_separators(raw);
+    limit_depth(file, &mut tokens, &mut diags);
+    Lexed {
+        tokens,
+        comments,
+        diags,
+    }
+}
+
+/// Nesting the lexer refuses outright, so that no later recursive pass (the
+/// resolver, the formatter, dropping the tree) can exhaust the stack. The
+/// resolver reports the language's own, lower limit with a better message.
+pub const MAX_NESTING: usize = 1000;
+
+/// Cut the token stream at the first point nested deeper than
+/// [`MAX_NESTING`] (`{`, `(` and `!` each open a level).
+fn limit_depth(file: FileId, tokens: &mut Vec<Triple>, diags: &mut Vec<Diagnostic>) {
+    let mut stack: Vec<usize> = Vec::new();
+    let mut depth = 0usize;
+    for (i, (s, t, e)) in tokens.iter().enumerate() {
+        match t {
+            Tok::Bang => depth += 1,
+            Tok::LBrace | Tok::LParen => {
+                stack.push(depth);
+                depth += 1;
+            }
+            Tok::RBrace | Tok::RParen => depth = stack.pop().unwrap_or(0),
+            Tok::Comma | Tok::Sep => depth = stack.last().map_or(0, |d| d + 1),
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            diags.push(
+                Diagnostic::new(
+                    codes::TOO_DEEP,
+                    Span::new(file, *s, *e),
+                    "expression nested too deeply",
+                )
+                .with_label(format!("more than {MAX_NESTING} levels"))
+                .with_help("name the inner parts with `network` or `service` definitions"),
+            );
+            tokens.truncate(i);
+            return;
+        }
+    }
 }
 
 enum RawOrSep {

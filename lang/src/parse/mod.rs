@@ -13,19 +13,57 @@ pub mod lexer;
 mod tests;
 
 lalrpop_util::lalrpop_mod!(
-    #[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-    #[allow(unused_imports, unused_parens, dead_code, unused_qualifications, unreachable_pub)]
+    #[allow(
+        clippy::all,
+        clippy::pedantic,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )]
+    #[allow(
+        unused_imports,
+        unused_parens,
+        dead_code,
+        unused_qualifications,
+        unreachable_pub
+    )]
     grammar,
     "/parse/grammar.rs"
 );
 
 use crate::ast;
-use crate::diag::Diagnostic;
+use crate::diag::{codes, Diagnostic};
 use crate::span::{FileId, Span};
 
 fn sort(diags: &mut Vec<Diagnostic>) {
     diags.sort_by_key(|d| d.primary.map(|s| (s.start, s.end)));
     diags.dedup();
+}
+
+/// Drop a syntax error at the very next token after a lexical error (a
+/// skipped `@`, a string that swallowed the rest of its line): the lexical
+/// error already explains it.
+fn drop_follow_on_errors(
+    src: &str,
+    lexical: &[Diagnostic],
+    syntax: Vec<Diagnostic>,
+) -> Vec<Diagnostic> {
+    let cause_ends: Vec<usize> = lexical
+        .iter()
+        .filter(|d| d.code == codes::INVALID_CHAR || d.code == codes::UNTERMINATED_STR)
+        .filter_map(|d| d.primary.map(|s| s.end as usize))
+        .collect();
+    syntax
+        .into_iter()
+        .filter(|d| {
+            let follow_on = d.code == codes::UNEXPECTED_TOKEN || d.code == codes::UNEXPECTED_EOF;
+            let start = d.primary.map_or(0, |s| s.start as usize);
+            !(follow_on
+                && cause_ends.iter().any(|&e| {
+                    e <= start && src.get(e..start).is_some_and(|gap| gap.trim().is_empty())
+                }))
+        })
+        .collect()
 }
 
 /// Parse one file. Never panics; returns the (possibly partial) tree and
@@ -42,9 +80,14 @@ pub fn parse_file(file: FileId, src: &str) -> (ast::File, Vec<Diagnostic>) {
             Vec::new()
         }
     };
+    let errors = drop_follow_on_errors(src, &diags, errors);
     diags.extend(errors);
     sort(&mut diags);
-    let f = ast::File { items, comments: lexed.comments, span: Span::new(file, 0, src.len()) };
+    let f = ast::File {
+        items,
+        comments: lexed.comments,
+        span: Span::new(file, 0, src.len()),
+    };
     (f, diags)
 }
 

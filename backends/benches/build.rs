@@ -1,0 +1,71 @@
+//! `cargo bench -p pol-backends --bench build`: `polc build`'s backend on
+//! generated policies of 1,000 / 10,000 / 100,000 rules (sizes from
+//! `POL_BENCH_SIZES`, comma-separated). For each: median build time, the
+//! ruleset's size, and (as root) `nft -f` load time in a fresh network
+//! namespace — for the real ruleset and for the naive one-rule-per-line
+//! rendering of the same policy (inline anonymous sets, no verdict maps).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmark driver")]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use pol_backends::{build, render_naive_ruleset, BuildOptions};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Load time of `text` in a fresh namespace, or None past `limit` seconds.
+fn load_time(text: &str, limit: u64) -> Option<Duration> {
+    let path = std::env::temp_dir().join(format!("pol-bench-{}.nft", std::process::id()));
+    std::fs::write(&path, text).ok()?;
+    let t = Instant::now();
+    let ok = Command::new("timeout").arg(limit.to_string()).args(["unshare", "-n", "nft", "-f"]).arg(&path).status().ok()?.success();
+    let _ = std::fs::remove_file(&path);
+    ok.then(|| t.elapsed())
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("POL_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+    let limit: u64 = std::env::var("POL_BENCH_NAIVE_LIMIT").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+    let root = rustix::process::geteuid().is_root();
+    println!("| rules | build (median) | ruleset | sets+maps | load | naive ruleset | naive load |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for n in sizes {
+        let (program, sources) = support::gen::bench_policy(n, 7);
+        let opts = BuildOptions::default();
+        let runs = if n >= 100_000 { 3 } else { 5 };
+        let mut times = Vec::new();
+        let mut ruleset = String::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let arts = build(&program, &sources, &opts).unwrap();
+            times.push(t.elapsed());
+            ruleset = arts.into_iter().find(|a| a.name == "ruleset.nft").unwrap().contents;
+        }
+        let naive = render_naive_ruleset(&program, &sources, &opts);
+        let sets = ruleset.matches("\tset ").count() + ruleset.matches("\tmap ").count();
+        let fmt_load = |d: Option<Duration>| d.map_or_else(|| format!("> {limit} s (stopped)"), |d| format!("{:.2} s", d.as_secs_f64()));
+        let (load, naive_load) = if root {
+            let loads: Option<Vec<Duration>> = (0..3).map(|_| load_time(&ruleset, limit)).collect();
+            (fmt_load(loads.map(median)), fmt_load(load_time(&naive, limit)))
+        } else {
+            ("(needs root)".into(), "(needs root)".into())
+        };
+        println!(
+            "| {n} | {:.1} ms | {:.1} MiB | {sets} | {load} | {:.1} MiB | {naive_load} |",
+            median(times).as_secs_f64() * 1e3,
+            ruleset.len() as f64 / 1048576.0,
+            naive.len() as f64 / 1048576.0
+        );
+    }
+}
