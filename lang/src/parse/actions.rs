@@ -421,7 +421,13 @@ pub fn syntax_error(file: FileId, src: &str, e: PErr) -> Diagnostic {
             expected,
         } => {
             let found = found_text(src, &tok, l, r);
-            let wants_name = expected.iter().any(|e| e == "\"IDENT\"");
+            // An unexpected end of line is shown at the line's end, not as
+            // a span over the newline (which would cover two lines).
+            let (l, r) = if matches!(tok, Tok::Sep) && src.get(l..r) != Some(";") { (l, l) } else { (l, r) };
+            // Only a slot that takes nothing but a name (after `network`,
+            // `group`, …) calls a keyword a misused name; elsewhere a
+            // keyword means something is missing before it.
+            let wants_name = expected.len() == 1 && expected.iter().any(|e| e == "\"IDENT\"");
             if let (Tok::Kw(k), true) = (&tok, wants_name) {
                 return Diagnostic::new(
                     codes::KEYWORD_AS_NAME,

@@ -1204,4 +1204,3 @@ fn repository_pol_files() {
         }
     }
 }
-

@@ -105,7 +105,7 @@ impl Resolver<'_> {
         let sandbox = match self.sandbox() {
             Ok(s) => s,
             Err(d) => {
-                self.err(d.with_severity(crate::diag::Severity::Error));
+                self.err(*d);
                 return None;
             }
         };
@@ -122,14 +122,14 @@ impl Resolver<'_> {
         }
     }
 
-    fn sandbox(&mut self) -> Result<&mut Sandbox, Diagnostic> {
+    fn sandbox(&mut self) -> Result<&mut Sandbox, Box<Diagnostic>> {
         if self.matchers.sandbox.is_none() {
             match Sandbox::new() {
                 Ok(s) => self.matchers.sandbox = Some(s),
-                Err(e) => return Err(Diagnostic::without_span(e.code, "polc", e.message)),
+                Err(e) => return Err(Box::new(Diagnostic::without_span(e.code, "polc", e.message))),
             }
         }
-        self.matchers.sandbox.as_mut().ok_or_else(|| Diagnostic::without_span(codes::MATCHER_TRAP, "polc", "the matcher sandbox is unavailable"))
+        self.matchers.sandbox.as_mut().ok_or_else(|| Box::new(Diagnostic::without_span(codes::MATCHER_TRAP, "polc", "the matcher sandbox is unavailable")))
     }
 
     fn matcher_limits(&mut self, m: &ast::MatcherDef) -> Option<Limits> {
@@ -193,7 +193,7 @@ impl Resolver<'_> {
         let sandbox = match self.sandbox() {
             Ok(s) => s,
             Err(d) => {
-                self.err(d);
+                self.err(*d);
                 return None;
             }
         };

@@ -101,7 +101,8 @@ impl<T: Bound> IntervalSet<T> {
     }
 
     pub fn contains(&self, v: T) -> bool {
-        match self.ranges.binary_search_by(|&(a, b)| {
+        self.ranges
+            .binary_search_by(|&(a, b)| {
             if v < a {
                 std::cmp::Ordering::Greater
             } else if v > b {
@@ -109,10 +110,8 @@ impl<T: Bound> IntervalSet<T> {
             } else {
                 std::cmp::Ordering::Equal
             }
-        }) {
-            Ok(_) => true,
-            Err(_) => false,
-        }
+            })
+            .is_ok()
     }
 
     pub fn union(&self, other: &Self) -> Self {
