@@ -1,5 +1,5 @@
 //! Golden tests of the front end's diagnostics: every `.pol` file in
-//! `tests/fixtures/frontend/` is checked with `polc check`, and
+//! `tests/fixtures/frontend/` and `tests/fixtures/matcher/` is checked with `polc check`, and
 //! - its `# expect: CODE` header must name a code the JSON report contains,
 //! - `polc check` must exit 1 (0 for a fixture whose only finding is a warning),
 //! - the human and the JSON output are snapshots (`tests/snapshots/`).
@@ -15,13 +15,23 @@ use std::path::Path;
 use support::{expected_codes, polc};
 
 fn check_fixture(path: &Path) {
+    check_fixture_with(path, &[]);
+}
+
+/// Hostile matcher modules run with limits lowered so the suite stays
+/// quick; the root is the repository so fixtures can call the examples'
+/// matchers.
+const MATCHER_ARGS: &[&str] = &["--root", "../../..", "--matcher-timeout-ms", "2000", "--matcher-memory", "33554432"];
+
+fn check_fixture_with(path: &Path, extra: &[&str]) {
     let dir = path.parent().unwrap();
     let name = path.file_name().unwrap().to_str().unwrap();
     let text = std::fs::read_to_string(path).unwrap();
     let expected = expected_codes(&text);
     assert!(!expected.is_empty(), "{name}: no `# expect: CODE` header");
 
-    let json_out = polc(dir, &["check", "--format", "json", name]);
+    let json_args: Vec<&str> = ["check", "--format", "json"].into_iter().chain(extra.iter().copied()).chain([name]).collect();
+    let json_out = polc(dir, &json_args);
     let report: serde_json::Value = serde_json::from_str(&json_out.stdout).unwrap_or_else(|e| panic!("{name}: bad JSON ({e}):\n{}", json_out.stdout));
     let codes: Vec<&str> = report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
     for code in &expected {
@@ -34,7 +44,8 @@ fn check_fixture(path: &Path) {
         assert!(d["line"].as_u64().unwrap_or(0) >= 1, "{name}: diagnostic without a line: {d}");
     }
 
-    let human = polc(dir, &["check", name]);
+    let human_args: Vec<&str> = ["check"].into_iter().chain(extra.iter().copied()).chain([name]).collect();
+    let human = polc(dir, &human_args);
     assert_eq!(human.status, want_status, "{name}: exit status (human)");
     insta::with_settings!({ snapshot_suffix => name.trim_end_matches(".pol"), prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!("human", human.stdout);
@@ -45,6 +56,11 @@ fn check_fixture(path: &Path) {
 #[test]
 fn frontend_fixtures() {
     insta::glob!("fixtures/frontend/*.pol", |path| check_fixture(path));
+}
+
+#[test]
+fn matcher_fixtures() {
+    insta::glob!("fixtures/matcher/*.pol", |path| check_fixture_with(path, MATCHER_ARGS));
 }
 
 #[test]
