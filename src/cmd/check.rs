@@ -6,7 +6,7 @@
 
 use crate::report::{self, Format, Part};
 use crate::CompileFlags;
-use pol_lang::diag::Diagnostics;
+use pol_lang::diag::{Diagnostic, Diagnostics};
 use pol_lang::{compile, CompileOptions, Compilation};
 use std::path::{Path, PathBuf};
 
@@ -78,10 +78,25 @@ pub fn analyze_with(path: &Path, flags: &CompileFlags, verifier: Option<&pol_ver
     let compilation = compile(path, &compile_options(flags));
     let mut diagnostics = compilation.diagnostics.clone();
     if let (Some(program), Some(verifier)) = (&compilation.program, verifier) {
-        diagnostics.extend(pol_verifier::verify(program, &compilation.sources, verifier));
+        let findings = pol_verifier::verify(program, &compilation.sources, verifier);
+        diagnostics.extend(findings.into_iter().map(|d| with_matcher_origins(d, program)));
         diagnostics.sort_dedup();
     }
     Analysis { compilation, diagnostics }
+}
+
+/// A finding about a rule whose sets a matcher computed says which call
+/// produced them (LANGUAGE.md §7: the matcher's output is all the verifier
+/// sees, so the call is where to look).
+fn with_matcher_origins(mut d: Diagnostic, program: &pol_lang::ir::Program) -> Diagnostic {
+    let Some(primary) = d.primary else { return d };
+    let rule = program.policies.iter().flat_map(|p| p.rules.iter()).find(|r| r.span == primary);
+    if let Some(rule) = rule {
+        for o in &rule.origins {
+            d = d.with_related(o.call, format!("this rule's set comes from the matcher call `{}`", o.text));
+        }
+    }
+    d
 }
 
 /// Expand directories to their `.pol` files (sorted); keep files as given.
