@@ -4,7 +4,12 @@
 //! ruleset's size, and (as root) `nft -f` load time in a fresh network
 //! namespace — for the real ruleset and for the naive one-rule-per-line
 //! rendering of the same policy (inline anonymous sets, no verdict maps).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "benchmark driver")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark driver"
+)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -18,14 +23,30 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Load time of `text` in a fresh namespace, or None past `limit` seconds.
-fn load_time(text: &str, limit: u64) -> Option<Duration> {
-    let path = std::env::temp_dir().join(format!("pol-bench-{}.nft", std::process::id()));
-    std::fs::write(&path, text).ok()?;
-    let t = Instant::now();
-    let ok = Command::new("timeout").arg(limit.to_string()).args(["unshare", "-n", "nft", "-f"]).arg(&path).status().ok()?.success();
-    let _ = std::fs::remove_file(&path);
-    ok.then(|| t.elapsed())
+/// Load time of `text` (`nft -f` alone) in a fresh network namespace, or
+/// None past `limit` seconds. nft only needs the cgroup directories to
+/// exist to resolve the paths, so a private mount namespace gets a tmpfs at
+/// /sys/fs/cgroup holding them (no real cgroups are created).
+fn load_time(text: &str, cgroups: &[String], limit: u64) -> Option<Duration> {
+    let dir = std::env::temp_dir().join(format!("pol-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::write(dir.join("r.nft"), text).ok()?;
+    std::fs::write(dir.join("cgroups"), cgroups.join("\n") + "\n").ok()?;
+    let script = format!(
+        "set -e; mount -t tmpfs pol-bench /sys/fs/cgroup; cd /sys/fs/cgroup; xargs -d '\\n' mkdir -p <{0}/cgroups; \
+         s=$(date +%s%N); timeout {limit} nft -f {0}/r.nft; e=$(date +%s%N); echo $((e - s))",
+        dir.display()
+    );
+    let out = Command::new("unshare")
+        .args(["-n", "-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        return None;
+    }
+    let ns: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
 fn main() {
@@ -36,9 +57,14 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
-    let limit: u64 = std::env::var("POL_BENCH_NAIVE_LIMIT").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+    let limit: u64 = std::env::var("POL_BENCH_NAIVE_LIMIT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
     let root = rustix::process::geteuid().is_root();
-    println!("| rules | build (median) | ruleset | sets+maps | load | naive ruleset | naive load |");
+    println!(
+        "| rules | build (median) | ruleset | sets+maps | load | naive ruleset | naive load |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let (program, sources) = support::gen::bench_policy(n, 7);
@@ -50,14 +76,29 @@ fn main() {
             let t = Instant::now();
             let arts = build(&program, &sources, &opts).unwrap();
             times.push(t.elapsed());
-            ruleset = arts.into_iter().find(|a| a.name == "ruleset.nft").unwrap().contents;
+            ruleset = arts
+                .into_iter()
+                .find(|a| a.name == "ruleset.nft")
+                .unwrap()
+                .contents;
         }
+        let cgroups = pol_backends::cgroups::cgroup_paths(&program);
         let naive = render_naive_ruleset(&program, &sources, &opts);
         let sets = ruleset.matches("\tset ").count() + ruleset.matches("\tmap ").count();
-        let fmt_load = |d: Option<Duration>| d.map_or_else(|| format!("> {limit} s (stopped)"), |d| format!("{:.2} s", d.as_secs_f64()));
+        let fmt_load = |d: Option<Duration>| {
+            d.map_or_else(
+                || format!("> {limit} s (stopped)"),
+                |d| format!("{:.2} s", d.as_secs_f64()),
+            )
+        };
         let (load, naive_load) = if root {
-            let loads: Option<Vec<Duration>> = (0..3).map(|_| load_time(&ruleset, limit)).collect();
-            (fmt_load(loads.map(median)), fmt_load(load_time(&naive, limit)))
+            let loads: Option<Vec<Duration>> = (0..3)
+                .map(|_| load_time(&ruleset, &cgroups, limit))
+                .collect();
+            (
+                fmt_load(loads.map(median)),
+                fmt_load(load_time(&naive, &cgroups, limit)),
+            )
         } else {
             ("(needs root)".into(), "(needs root)".into())
         };

@@ -91,14 +91,24 @@ printf 'apply.sh: loaded table inet %s\n' "$table"
 "#;
 
 pub fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> String {
-    let mut s = header("apply.sh", "installs cgroups, tunnels, tuning and the nft ruleset, in that order", &crate::entry_name(sources));
+    let mut s = header(
+        "apply.sh",
+        "installs cgroups, tunnels, tuning and the nft ruleset, in that order",
+        &crate::entry_name(sources),
+    );
     s.push_str(&format!("table={}\n", quote(&opts.table)));
     s.push('\n');
-    let paths: Vec<String> = crate::cgroups::cgroup_paths(program).iter().map(|p| quote(p)).collect();
+    let paths: Vec<String> = crate::cgroups::cgroup_paths(program)
+        .iter()
+        .map(|p| quote(p))
+        .collect();
     let exist = if paths.is_empty() {
         "\treturn 0".to_string()
     } else {
-        format!("\tfor p in {}; do\n\t\t[ -d \"/sys/fs/cgroup/$p\" ] || return 1\n\tdone", paths.join(" "))
+        format!(
+            "\tfor p in {}; do\n\t\t[ -d \"/sys/fs/cgroup/$p\" ] || return 1\n\tdone",
+            paths.join(" ")
+        )
     };
     let args: String = paths.iter().map(|p| format!(" {p}")).collect();
     s.push_str(&BODY.replace("@EXIST@", &exist).replace("@PATHS@", &args));

@@ -24,7 +24,10 @@ pub fn cgroup_paths(program: &Program) -> Vec<String> {
             tree.insert(p);
         }
     }
-    tree.paths().into_iter().map(|p| p.as_str().to_string()).collect()
+    tree.paths()
+        .into_iter()
+        .map(|p| p.as_str().to_string())
+        .collect()
 }
 
 /// Every class id the groups name, sorted.
@@ -45,7 +48,11 @@ pub fn classid_dir(c: ClassId) -> String {
 pub const FIND_NET_CLS: &str = "netcls=$(awk '$3 == \"cgroup\" && (\",\" $4 \",\") ~ /,net_cls,/ { print $2; exit }' /proc/self/mounts)\n";
 
 pub fn render(program: &Program, sources: &SourceMap) -> String {
-    let mut s = header("cgroups.sh", "the cgroups of the policy's groups", &crate::entry_name(sources));
+    let mut s = header(
+        "cgroups.sh",
+        "the cgroups of the policy's groups",
+        &crate::entry_name(sources),
+    );
     s.push_str("POL_CGROUP2=${POL_CGROUP2:-/sys/fs/cgroup}\nPOL_NET_CLS=${POL_NET_CLS:-/run/pol/net_cls}\n\n");
     let paths = cgroup_paths(program);
     let cls = classids(program);
@@ -62,7 +69,9 @@ pub fn render(program: &Program, sources: &SourceMap) -> String {
         s.push('\n');
     }
     if !cls.is_empty() {
-        s.push_str("# net_cls (cgroup v1) for classid groups: reuse a mounted net_cls hierarchy,\n");
+        s.push_str(
+            "# net_cls (cgroup v1) for classid groups: reuse a mounted net_cls hierarchy,\n",
+        );
         s.push_str("# or mount one at $POL_NET_CLS (outside the cgroup2 tree).\n");
         s.push_str(FIND_NET_CLS);
         s.push_str("if [ -z \"$netcls\" ]; then\n");
@@ -72,7 +81,11 @@ pub fn render(program: &Program, sources: &SourceMap) -> String {
         s.push_str("\tnetcls=$POL_NET_CLS\nfi\n");
         s.push_str("set_classid() {\n\tmkdir -p -- \"$netcls/$1\"\n\tprintf '%s\\n' \"$2\" >\"$netcls/$1/net_cls.classid\"\n}\n");
         for c in cls {
-            s.push_str(&format!("set_classid {} {} # {c}\n", quote(&classid_dir(c)), quote(&format!("0x{:08x}", c.0))));
+            s.push_str(&format!(
+                "set_classid {} {} # {c}\n",
+                quote(&classid_dir(c)),
+                quote(&format!("0x{:08x}", c.0))
+            ));
         }
         s.push('\n');
     }

@@ -23,13 +23,20 @@ pub struct ExecPlan {
 pub fn plan(program: &Program, name: &str) -> Result<ExecPlan, String> {
     let Some(g) = program.group_by_name(name) else {
         let names: Vec<&str> = program.groups.iter().map(|g| g.name.as_str()).collect();
-        return Err(format!("no group `{name}` in the policy (groups: {})", names.join(", ")));
+        return Err(format!(
+            "no group `{name}` in the policy (groups: {})",
+            names.join(", ")
+        ));
     };
     let mut plan = ExecPlan::default();
     for s in &g.selectors {
         match s {
-            Selector::Cgroup(p) if plan.cgroup.is_none() => plan.cgroup = Some(p.as_str().to_string()),
-            Selector::Classid(c) if plan.net_cls.is_none() => plan.net_cls = Some((classid_dir(*c), c.0)),
+            Selector::Cgroup(p) if plan.cgroup.is_none() => {
+                plan.cgroup = Some(p.as_str().to_string())
+            }
+            Selector::Classid(c) if plan.net_cls.is_none() => {
+                plan.net_cls = Some((classid_dir(*c), c.0))
+            }
             Selector::Uid(u) if plan.uid.is_none() => plan.uid = Some(*u),
             Selector::Gid(x) if plan.gid.is_none() => plan.gid = Some(*x),
             _ => {}

@@ -14,8 +14,8 @@ pub mod exec;
 pub mod nft;
 pub mod output;
 pub mod shell;
-pub mod tunnels;
 pub mod tuning;
+pub mod tunnels;
 
 use pol_lang::ir::Program;
 use pol_lang::span::{SourceMap, Span};
@@ -33,7 +33,10 @@ pub struct BuildOptions {
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        BuildOptions { table: "pol".into(), dispatch_min_run: 8 }
+        BuildOptions {
+            table: "pol".into(),
+            dispatch_min_run: 8,
+        }
     }
 }
 
@@ -59,22 +62,57 @@ impl fmt::Display for BuildError {
 }
 
 /// The names of the artifacts, in the order `build` returns them.
-pub const ARTIFACT_NAMES: [&str; 6] = ["ruleset.nft", "cgroups.sh", "tunnels.sh", "sysctl.conf", "tuning.sh", "apply.sh"];
+pub const ARTIFACT_NAMES: [&str; 6] = [
+    "ruleset.nft",
+    "cgroups.sh",
+    "tunnels.sh",
+    "sysctl.conf",
+    "tuning.sh",
+    "apply.sh",
+];
 
 /// All artifacts of §11, or every reason they cannot be built.
-pub fn build(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> Result<Vec<Artifact>, Vec<BuildError>> {
+pub fn build(
+    program: &Program,
+    sources: &SourceMap,
+    opts: &BuildOptions,
+) -> Result<Vec<Artifact>, Vec<BuildError>> {
     let errors = validate(program, opts);
     if !errors.is_empty() {
         return Err(errors);
     }
     let (sysctl_conf, tuning_sh) = tuning::render(program, sources);
     Ok(vec![
-        Artifact { name: "ruleset.nft", contents: nft::render(program, sources, opts, false), executable: false },
-        Artifact { name: "cgroups.sh", contents: cgroups::render(program, sources), executable: true },
-        Artifact { name: "tunnels.sh", contents: tunnels::render(program, sources), executable: true },
-        Artifact { name: "sysctl.conf", contents: sysctl_conf, executable: false },
-        Artifact { name: "tuning.sh", contents: tuning_sh, executable: true },
-        Artifact { name: "apply.sh", contents: apply::render(program, sources, opts), executable: true },
+        Artifact {
+            name: "ruleset.nft",
+            contents: nft::render(program, sources, opts, false),
+            executable: false,
+        },
+        Artifact {
+            name: "cgroups.sh",
+            contents: cgroups::render(program, sources),
+            executable: true,
+        },
+        Artifact {
+            name: "tunnels.sh",
+            contents: tunnels::render(program, sources),
+            executable: true,
+        },
+        Artifact {
+            name: "sysctl.conf",
+            contents: sysctl_conf,
+            executable: false,
+        },
+        Artifact {
+            name: "tuning.sh",
+            contents: tuning_sh,
+            executable: true,
+        },
+        Artifact {
+            name: "apply.sh",
+            contents: apply::render(program, sources, opts),
+            executable: true,
+        },
     ])
 }
 
@@ -86,11 +124,18 @@ pub fn render_naive_ruleset(program: &Program, sources: &SourceMap, opts: &Build
 
 /// The entry file's name, for headers.
 pub(crate) fn entry_name(sources: &SourceMap) -> String {
-    sources.files().find(|(_, f)| !f.builtin).map(|(_, f)| f.name.clone()).unwrap_or_else(|| "<no file>".into())
+    sources
+        .files()
+        .find(|(_, f)| !f.builtin)
+        .map(|(_, f)| f.name.clone())
+        .unwrap_or_else(|| "<no file>".into())
 }
 
 fn is_ifname(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 15 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+'))
+    !s.is_empty()
+        && s.len() <= 15
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+'))
 }
 
 /// What the backends refuse: text nft or sh cannot carry exactly.
@@ -103,13 +148,22 @@ fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
     for g in &program.groups {
         for p in g.cgroup_paths() {
             if !nft::strings::quotable(p.as_str()) {
-                err(format!("cgroup path `{p}` of group `{}` contains `\"`, which nft cannot quote", g.name), Some(g.span));
+                err(
+                    format!(
+                        "cgroup path `{p}` of group `{}` contains `\"`, which nft cannot quote",
+                        g.name
+                    ),
+                    Some(g.span),
+                );
             }
         }
     }
     for p in &program.policies {
         if !nft::strings::is_identifier(&p.name) {
-            err(format!("policy name `{}` is not an nft identifier", p.name), Some(p.span));
+            err(
+                format!("policy name `{}` is not an nft identifier", p.name),
+                Some(p.span),
+            );
         }
     }
     for t in &program.tunnels {
@@ -119,17 +173,34 @@ fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
     }
     for s in &program.tuning.sysctls {
         if !tuning::valid_key(&s.key) {
-            err(format!("sysctl key `{}` is not a valid sysctl name", s.key), Some(s.span));
+            err(
+                format!("sysctl key `{}` is not a valid sysctl name", s.key),
+                Some(s.span),
+            );
         }
         if s.value.to_string().chars().any(|c| c.is_control()) {
-            err(format!("the value of sysctl `{}` contains a control character", s.key), Some(s.span));
+            err(
+                format!(
+                    "the value of sysctl `{}` contains a control character",
+                    s.key
+                ),
+                Some(s.span),
+            );
         }
     }
     for q in &program.tuning.qdiscs {
         if !is_ifname(&q.dev) {
-            err(format!("`{}` is not a valid interface name", q.dev), Some(q.span));
+            err(
+                format!("`{}` is not a valid interface name", q.dev),
+                Some(q.span),
+            );
         }
-        if q.kind.is_empty() || !q.kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if q.kind.is_empty()
+            || !q
+                .kind
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             err(format!("`{}` is not a qdisc kind", q.kind), Some(q.span));
         }
     }

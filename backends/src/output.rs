@@ -21,7 +21,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 fn sibling(out: &Path, tag: &str) -> PathBuf {
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
     out.with_file_name(format!(".{name}.polc-{tag}-{}", std::process::id()))
 }
 
@@ -29,7 +32,8 @@ fn replaceable(out: &Path) -> io::Result<()> {
     for e in fs::read_dir(out)? {
         let e = e?;
         let name = e.file_name();
-        let ok = name.to_str().is_some_and(|n| ARTIFACT_NAMES.contains(&n)) && e.file_type()?.is_file();
+        let ok =
+            name.to_str().is_some_and(|n| ARTIFACT_NAMES.contains(&n)) && e.file_type()?.is_file();
         if !ok {
             return Err(io::Error::other(format!(
                 "refusing to replace `{}`: it holds `{}`, which polc did not write",
@@ -43,13 +47,22 @@ fn replaceable(out: &Path) -> io::Result<()> {
 
 /// Write `artifacts` as the directory `out`, replacing a previous build.
 pub fn write_dir(out: &Path, artifacts: &[Artifact]) -> io::Result<()> {
-    let out = if out.file_name().is_none() { out.canonicalize()? } else { out.to_path_buf() };
+    let out = if out.file_name().is_none() {
+        out.canonicalize()?
+    } else {
+        out.to_path_buf()
+    };
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)?;
     }
     let exists = match fs::symlink_metadata(&out) {
         Ok(m) if m.is_dir() => true,
-        Ok(_) => return Err(io::Error::other(format!("`{}` exists and is not a directory", out.display()))),
+        Ok(_) => {
+            return Err(io::Error::other(format!(
+                "`{}` exists and is not a directory",
+                out.display()
+            )))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return Err(e),
     };
@@ -64,7 +77,11 @@ pub fn write_dir(out: &Path, artifacts: &[Artifact]) -> io::Result<()> {
             let path = tmp.join(a.name);
             let mut f = fs::File::create(&path)?;
             f.write_all(a.contents.as_bytes())?;
-            f.set_permissions(fs::Permissions::from_mode(if a.executable { 0o755 } else { 0o644 }))?;
+            f.set_permissions(fs::Permissions::from_mode(if a.executable {
+                0o755
+            } else {
+                0o644
+            }))?;
             f.sync_all()?;
         }
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))?;
@@ -83,7 +100,9 @@ pub fn write_dir(out: &Path, artifacts: &[Artifact]) -> io::Result<()> {
             Err(_) => {
                 let old = sibling(&out, "old");
                 let _ = fs::remove_dir_all(&old);
-                fs::rename(&out, &old).and_then(|()| fs::rename(&tmp, &out)).and_then(|()| fs::remove_dir_all(&old))
+                fs::rename(&out, &old)
+                    .and_then(|()| fs::rename(&tmp, &out))
+                    .and_then(|()| fs::remove_dir_all(&old))
             }
         }
     };

@@ -21,7 +21,9 @@ pub fn quote(s: &str) -> String {
 /// A `#` comment line for a script: control characters (newlines included)
 /// become spaces so the text cannot end the comment.
 pub fn comment(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// The standard header of every generated script.

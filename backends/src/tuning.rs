@@ -15,7 +15,8 @@ use pol_lang::span::SourceMap;
 /// A sysctl name: `[A-Za-z0-9_.-/+@]`, no empty components.
 pub fn valid_key(k: &str) -> bool {
     !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/' | '+' | '@'))
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/' | '+' | '@'))
         && !k.split(['.', '/']).any(|c| c.is_empty() || c == "..")
 }
 
@@ -97,12 +98,32 @@ pub fn render(program: &Program, sources: &SourceMap) -> (String, String) {
     for s in &t.sysctls {
         let value = normalise_value(&s.value.to_string());
         let site = sources.file_line(s.span);
-        let scope = if s.per_netns { "per network namespace" } else { "host-wide" };
-        conf.push_str(&format!("# {} ({scope})\n{} = {}\n", comment(&site), s.key, value));
-        sh.push_str(&format!("set_sysctl {} {} {} # {}\n", quote(&s.key), quote(&proc_path(&s.key)), quote(&value), comment(&site)));
+        let scope = if s.per_netns {
+            "per network namespace"
+        } else {
+            "host-wide"
+        };
+        conf.push_str(&format!(
+            "# {} ({scope})\n{} = {}\n",
+            comment(&site),
+            s.key,
+            value
+        ));
+        sh.push_str(&format!(
+            "set_sysctl {} {} {} # {}\n",
+            quote(&s.key),
+            quote(&proc_path(&s.key)),
+            quote(&value),
+            comment(&site)
+        ));
     }
     for q in &t.qdiscs {
-        sh.push_str(&format!("set_qdisc {} {} # {}\n", quote(&q.dev), quote(&q.kind), comment(&sources.file_line(q.span))));
+        sh.push_str(&format!(
+            "set_qdisc {} {} # {}\n",
+            quote(&q.dev),
+            quote(&q.kind),
+            comment(&sources.file_line(q.span))
+        ));
     }
     sh.push_str("exit 0\n");
     (conf, sh)
@@ -111,7 +132,10 @@ pub fn render(program: &Program, sources: &SourceMap) -> (String, String) {
 /// Runs of spaces and tabs become one space, as the kernel prints them back
 /// compared after `tr -s`.
 fn normalise_value(v: &str) -> String {
-    v.split([' ', '\t']).filter(|x| !x.is_empty()).collect::<Vec<_>>().join(" ")
+    v.split([' ', '\t'])
+        .filter(|x| !x.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -120,9 +144,23 @@ mod tests {
 
     #[test]
     fn proc_paths() {
-        assert_eq!(proc_path("net.ipv4.tcp_autocorking"), "/proc/sys/net/ipv4/tcp_autocorking");
-        assert_eq!(proc_path("net.ipv6.conf.eth0/100.disable_policy"), "/proc/sys/net/ipv6/conf/eth0.100/disable_policy");
-        assert_eq!(proc_path("net/ipv6/conf/eth0.100/x"), "/proc/sys/net/ipv6/conf/eth0.100/x");
-        assert!(valid_key("net.core.default_qdisc") && !valid_key("net..x") && !valid_key("a;b") && !valid_key(""));
+        assert_eq!(
+            proc_path("net.ipv4.tcp_autocorking"),
+            "/proc/sys/net/ipv4/tcp_autocorking"
+        );
+        assert_eq!(
+            proc_path("net.ipv6.conf.eth0/100.disable_policy"),
+            "/proc/sys/net/ipv6/conf/eth0.100/disable_policy"
+        );
+        assert_eq!(
+            proc_path("net/ipv6/conf/eth0.100/x"),
+            "/proc/sys/net/ipv6/conf/eth0.100/x"
+        );
+        assert!(
+            valid_key("net.core.default_qdisc")
+                && !valid_key("net..x")
+                && !valid_key("a;b")
+                && !valid_key("")
+        );
     }
 }

@@ -60,24 +60,50 @@ disable_policy() {
 "#;
 
 pub fn render(program: &Program, sources: &SourceMap) -> String {
-    let mut s = header("tunnels.sh", "the vti6 tunnel interfaces", &crate::entry_name(sources));
+    let mut s = header(
+        "tunnels.sh",
+        "the vti6 tunnel interfaces",
+        &crate::entry_name(sources),
+    );
     if !program.tunnels.is_empty() {
         s.push_str(FUNCTIONS);
     }
     for t in &program.tunnels {
         let dev = quote(&t.dev);
-        s.push_str(&format!("# tunnel {} ({}); the IKE daemon must use xfrm mark {}\n", t.name, sources.file_line(t.span), t.key));
-        s.push_str(&format!("ensure_vti6 {dev} {} {} {}\n", quote(&t.local.to_string()), quote(&t.remote.to_string()), quote(&t.key.to_string())));
+        s.push_str(&format!(
+            "# tunnel {} ({}); the IKE daemon must use xfrm mark {}\n",
+            t.name,
+            sources.file_line(t.span),
+            t.key
+        ));
+        s.push_str(&format!(
+            "ensure_vti6 {dev} {} {} {}\n",
+            quote(&t.local.to_string()),
+            quote(&t.remote.to_string()),
+            quote(&t.key.to_string())
+        ));
         match t.mtu {
-            Some(m) => s.push_str(&format!("ip link set dev {dev} mtu {} up\n", quote(&m.to_string()))),
+            Some(m) => s.push_str(&format!(
+                "ip link set dev {dev} mtu {} up\n",
+                quote(&m.to_string())
+            )),
             None => s.push_str(&format!("ip link set dev {dev} up\n")),
         }
-        s.push_str(&format!("ip -6 addr replace {} dev {dev}\n", quote(&format!("{}/{}", t.address.0, t.address.1))));
+        s.push_str(&format!(
+            "ip -6 addr replace {} dev {dev}\n",
+            quote(&format!("{}/{}", t.address.0, t.address.1))
+        ));
         for (a, l) in v6_prefixes(&t.routes.v6) {
-            s.push_str(&format!("ip -6 route replace {} dev {dev}\n", quote(&format!("{a}/{l}"))));
+            s.push_str(&format!(
+                "ip -6 route replace {} dev {dev}\n",
+                quote(&format!("{a}/{l}"))
+            ));
         }
         for (a, l) in v4_prefixes(&t.routes.v4) {
-            s.push_str(&format!("ip -4 route replace {} dev {dev}\n", quote(&format!("{a}/{l}"))));
+            s.push_str(&format!(
+                "ip -4 route replace {} dev {dev}\n",
+                quote(&format!("{a}/{l}"))
+            ));
         }
         s.push_str(&format!("disable_policy {dev}\n\n"));
     }

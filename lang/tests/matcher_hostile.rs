@@ -13,6 +13,18 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/matcher")
 }
 
+/// The module fixtures (`.wat`, `.wasm`, `.bin`; the `.pol` files beside
+/// them belong to the resolver's tests), sorted.
+fn module_fixtures() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wat") || n.ends_with(".wasm") || n.ends_with(".bin"))
+        .collect();
+    names.sort();
+    names
+}
+
 /// Limits lowered so every hostile call ends fast.
 fn test_limits() -> Limits {
     Limits {
@@ -409,11 +421,7 @@ fn failures_are_not_cached_and_limits_are_part_of_the_key() {
 fn the_sandbox_survives_every_hostile_module() {
     // One sandbox, every fixture in turn, then a good call still works.
     let mut sb = Sandbox::new().unwrap();
-    let mut names: Vec<String> = std::fs::read_dir(fixtures())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = module_fixtures();
     for name in &names {
         if let Ok(id) = load(&mut sb, name) {
             let _ = sb.call(
@@ -435,11 +443,7 @@ fn the_sandbox_survives_every_hostile_module() {
 #[test]
 fn golden_errors() {
     let mut out = String::new();
-    let mut names: Vec<String> = std::fs::read_dir(fixtures())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = module_fixtures();
     for name in &names {
         let mut sb = Sandbox::new().unwrap();
         let r = load(&mut sb, name).and_then(|id| sb.call(id, r#"["x"]"#, &test_limits()));

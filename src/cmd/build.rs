@@ -28,17 +28,29 @@ pub fn run(args: Args) -> u8 {
     let analysis = analyze(&args.file, &args.compile, &args.solver.options());
     let sources = &analysis.compilation.sources;
     if !analysis.diagnostics.is_empty() {
-        let part = Part { diags: &analysis.diagnostics, sources };
-        eprint!("{}", report::render(&[part], Format::Human, report::use_color()));
+        let part = Part {
+            diags: &analysis.diagnostics,
+            sources,
+        };
+        eprint!(
+            "{}",
+            report::render(&[part], Format::Human, report::use_color())
+        );
     }
     let program = match &analysis.compilation.program {
         Some(p) if !analysis.diagnostics.has_errors() => p,
         _ => {
-            eprintln!("polc build: not building `{}`: check reports errors", args.file.display());
+            eprintln!(
+                "polc build: not building `{}`: check reports errors",
+                args.file.display()
+            );
             return 1;
         }
     };
-    let opts = BuildOptions { table: args.table.clone(), ..BuildOptions::default() };
+    let opts = BuildOptions {
+        table: args.table.clone(),
+        ..BuildOptions::default()
+    };
     let artifacts = match build(program, sources, &opts) {
         Ok(a) => a,
         Err(errors) => {
@@ -55,7 +67,11 @@ pub fn run(args: Args) -> u8 {
     match output::write_dir(&args.output, &artifacts) {
         Ok(()) => {
             let names: Vec<&str> = artifacts.iter().map(|a| a.name).collect();
-            eprintln!("polc build: wrote {} to {}", names.join(", "), args.output.display());
+            eprintln!(
+                "polc build: wrote {} to {}",
+                names.join(", "),
+                args.output.display()
+            );
             0
         }
         Err(e) => {

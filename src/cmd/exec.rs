@@ -42,15 +42,26 @@ fn net_cls_mount() -> Option<String> {
     let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
     mounts.lines().find_map(|l| {
         let w: Vec<&str> = l.split_whitespace().collect();
-        (w.len() > 3 && w[2] == "cgroup" && w[3].split(',').any(|o| o == "net_cls")).then(|| w[1].to_string())
+        (w.len() > 3 && w[2] == "cgroup" && w[3].split(',').any(|o| o == "net_cls"))
+            .then(|| w[1].to_string())
     })
 }
 
 pub fn run(args: Args) -> u8 {
     let c = pol_lang::compile(&args.file, &compile_options(&args.compile));
     let Some(program) = &c.program else {
-        let part = crate::report::Part { diags: &c.diagnostics, sources: &c.sources };
-        eprint!("{}", crate::report::render(&[part], crate::report::Format::Human, crate::report::use_color()));
+        let part = crate::report::Part {
+            diags: &c.diagnostics,
+            sources: &c.sources,
+        };
+        eprint!(
+            "{}",
+            crate::report::render(
+                &[part],
+                crate::report::Format::Human,
+                crate::report::use_color()
+            )
+        );
         eprintln!("polc exec: `{}` does not compile", args.file.display());
         return 1;
     };
@@ -76,7 +87,9 @@ pub fn run(args: Args) -> u8 {
         eprintln!("polc exec: {e}");
         return 2;
     }
-    let Some((prog, rest)) = args.command.split_first() else { return 2 };
+    let Some((prog, rest)) = args.command.split_first() else {
+        return 2;
+    };
     let mut cmd = std::process::Command::new(prog);
     cmd.args(rest);
     if let Some(g) = p.gid {

@@ -134,7 +134,7 @@ pub fn diff(
             }
             let mut q: Vec<&Bool> = vec![&changed];
             q.extend(blocks.iter());
-            let pk: Packet = match smt.check(&q) {
+            let pk: Packet = match smt.check("diff", &q) {
                 Outcome::Sat(pk) => pk,
                 Outcome::Unsat => break,
                 Outcome::Unknown(r) => {

@@ -105,7 +105,7 @@ pub fn explain(ctx: &PolicyCtx, sources: &SourceMap, packets: &Match) -> Option<
         }
         let mut q: Vec<&Bool> = vec![&pf];
         q.extend(blocks.iter());
-        let p = match ctx.smt.check(&q) {
+        let p = match ctx.smt.check("explain", &q) {
             Outcome::Sat(p) => p,
             Outcome::Unsat => break,
             Outcome::Unknown(_) => {

@@ -59,6 +59,9 @@ pub fn verify(program: &Program, sources: &SourceMap, opts: &Options) -> Vec<Dia
         findings::check_policy(&ctx, sources, &mut out);
     }
     out.extend(run_tests_with(program, sources, &smt));
+    if std::env::var_os("POL_VERIFIER_STATS").is_some() {
+        eprintln!("verifier: {} solver queries: {:?}", smt.queries.get(), smt.stats.borrow());
+    }
     out
 }
 

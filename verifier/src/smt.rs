@@ -8,7 +8,9 @@
 use crate::model::{CgroupIndex, Vars};
 use crate::Options;
 use pol_lang::ir::Packet;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::time::Instant;
 use z3::ast::Bool;
 use z3::{Params, SatResult, Solver};
 
@@ -29,6 +31,9 @@ pub struct Smt {
     pub cgroups: CgroupIndex,
     /// Queries asked (statistics for the benchmark).
     pub queries: Cell<u64>,
+    /// Per purpose: (queries, seconds). Printed by `verify` when
+    /// `POL_VERIFIER_STATS` is set.
+    pub stats: RefCell<BTreeMap<&'static str, (u64, f64)>>,
 }
 
 impl Smt {
@@ -42,11 +47,22 @@ impl Smt {
         solver.set_params(&params);
         let vars = Vars::new();
         solver.assert(vars.well_formed(&cgroups));
-        Smt { solver, vars, cgroups, queries: Cell::new(0) }
+        Smt { solver, vars, cgroups, queries: Cell::new(0), stats: RefCell::new(BTreeMap::new()) }
     }
 
     /// Is the conjunction of `fs` satisfiable (within the packet space)?
-    pub fn check(&self, fs: &[&Bool]) -> Outcome {
+    /// `what` names the purpose, for statistics.
+    pub fn check(&self, what: &'static str, fs: &[&Bool]) -> Outcome {
+        let t0 = Instant::now();
+        let out = self.check_inner(fs);
+        let mut st = self.stats.borrow_mut();
+        let e = st.entry(what).or_insert((0, 0.0));
+        e.0 += 1;
+        e.1 += t0.elapsed().as_secs_f64();
+        out
+    }
+
+    fn check_inner(&self, fs: &[&Bool]) -> Outcome {
         self.queries.set(self.queries.get() + 1);
         self.solver.push();
         for f in fs {

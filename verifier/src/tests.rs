@@ -35,11 +35,11 @@ pub fn check_expect(ctx: &PolicyCtx, sources: &SourceMap, test: &Test, e: &Expec
     let pf = ctx.encoder().matches(&e.packets);
     let admits = ctx.chain(&rules, |v| e.verdict.admits(v), e.verdict.admits(ctx.policy.default));
     let q = if e.some { admits } else { admits.not() };
-    let packet = match ctx.smt.check(&[&pf, &q]) {
+    let packet = match ctx.smt.check("expect", &[&pf, &q]) {
         Outcome::Sat(p) if !e.some => p,
         Outcome::Sat(_) => return None,
         Outcome::Unsat if !e.some => return None,
-        Outcome::Unsat => match ctx.smt.check(&[&pf]) {
+        Outcome::Unsat => match ctx.smt.check("expect", &[&pf]) {
             Outcome::Sat(p) => p,
             _ => return Some(base(format!("no packet described gets `{}`", e.verdict.as_str()))),
         },

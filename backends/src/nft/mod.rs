@@ -22,7 +22,10 @@ use crate::BuildOptions;
 use pol_lang::ast::Verdict;
 use pol_lang::ir::{Policy, Program, Selector};
 use pol_lang::span::SourceMap;
-use rules::{classid_literal, cgroup_literal, render_rule, rule_selectors, verdict_stmt, RuleCtx, REJECT_CHAIN};
+use rules::{
+    cgroup_literal, classid_literal, render_rule, rule_selectors, verdict_stmt, RuleCtx,
+    REJECT_CHAIN,
+};
 use sets::Sets;
 use strings::{comment_text, MAX_TEXT};
 
@@ -82,7 +85,10 @@ impl Renderer<'_> {
             Verdict::Allow => "accept",
             Verdict::Drop | Verdict::Reject => "drop",
         };
-        lines.push(format!("type filter hook {} priority filter; policy {chain_policy};", policy.hook.as_str()));
+        lines.push(format!(
+            "type filter hook {} priority filter; policy {chain_policy};",
+            policy.hook.as_str()
+        ));
         lines.push("ct state established,related accept".into());
         lines.push("ct state invalid drop".into());
         let rules = &policy.rules;
@@ -92,7 +98,9 @@ impl Renderer<'_> {
             let key = dispatch_key(self.program, &rules[i]);
             let mut j = i + 1;
             if let Some((dim, _)) = &key {
-                while j < rules.len() && dispatch_key(self.program, &rules[j]).is_some_and(|(d, _)| d == *dim) {
+                while j < rules.len()
+                    && dispatch_key(self.program, &rules[j]).is_some_and(|(d, _)| d == *dim)
+                {
                     j += 1;
                 }
             }
@@ -103,10 +111,17 @@ impl Renderer<'_> {
                     i = j;
                 }
                 _ => {
-                    let ctx = RuleCtx { program: self.program, hook: policy.hook, site: self.sources.file_line(rules[i].span) };
+                    let ctx = RuleCtx {
+                        program: self.program,
+                        hook: policy.hook,
+                        site: self.sources.file_line(rules[i].span),
+                    };
                     let r = render_rule(&ctx, &rules[i], false, &mut self.sets);
                     if r.is_empty() {
-                        lines.push(format!("# {}: matches no packet", comment_text(&ctx.site, MAX_TEXT)));
+                        lines.push(format!(
+                            "# {}: matches no packet",
+                            comment_text(&ctx.site, MAX_TEXT)
+                        ));
                     }
                     lines.extend(r);
                     i += 1;
@@ -117,11 +132,23 @@ impl Renderer<'_> {
         match policy.default {
             Verdict::Reject => {
                 self.uses_reject = true;
-                lines.push(format!("{} comment \"{}\"", verdict_stmt(Verdict::Reject), comment_text(&format!("{default_site} default reject"), MAX_TEXT)));
+                lines.push(format!(
+                    "{} comment \"{}\"",
+                    verdict_stmt(Verdict::Reject),
+                    comment_text(&format!("{default_site} default reject"), MAX_TEXT)
+                ));
             }
-            v => lines.push(format!("# default {} ({})", v.as_str(), comment_text(&default_site, MAX_TEXT))),
+            v => lines.push(format!(
+                "# default {} ({})",
+                v.as_str(),
+                comment_text(&default_site, MAX_TEXT)
+            )),
         }
-        let mut out = format!("\t# policy {} ({})\n\tchain {name} {{\n", policy.name, comment_text(&self.sources.file_line(policy.span), MAX_TEXT));
+        let mut out = format!(
+            "\t# policy {} ({})\n\tchain {name} {{\n",
+            policy.name,
+            comment_text(&self.sources.file_line(policy.span), MAX_TEXT)
+        );
         for l in lines {
             out.push_str(&format!("\t\t{l}\n"));
         }
@@ -131,11 +158,21 @@ impl Renderer<'_> {
 
     /// Rules `i..j` (one dimension) as a verdict-map dispatch; returns the
     /// base-chain line.
-    fn dispatch_run(&mut self, policy: &Policy, base: &str, run_no: usize, dim: Dim, i: usize, j: usize) -> String {
+    fn dispatch_run(
+        &mut self,
+        policy: &Policy,
+        base: &str,
+        run_no: usize,
+        dim: Dim,
+        i: usize,
+        j: usize,
+    ) -> String {
         let mut keys: Vec<String> = Vec::new();
         let mut bodies: Vec<Vec<String>> = Vec::new();
         for rule in &policy.rules[i..j] {
-            let Some((_, key)) = dispatch_key(self.program, rule) else { continue };
+            let Some((_, key)) = dispatch_key(self.program, rule) else {
+                continue;
+            };
             let k = match keys.iter().position(|x| *x == key) {
                 Some(k) => k,
                 None => {
@@ -144,10 +181,17 @@ impl Renderer<'_> {
                     keys.len() - 1
                 }
             };
-            let ctx = RuleCtx { program: self.program, hook: policy.hook, site: self.sources.file_line(rule.span) };
+            let ctx = RuleCtx {
+                program: self.program,
+                hook: policy.hook,
+                site: self.sources.file_line(rule.span),
+            };
             let r = render_rule(&ctx, rule, true, &mut self.sets);
             if r.is_empty() {
-                bodies[k].push(format!("# {}: matches no packet", comment_text(&ctx.site, MAX_TEXT)));
+                bodies[k].push(format!(
+                    "# {}: matches no packet",
+                    comment_text(&ctx.site, MAX_TEXT)
+                ));
             }
             bodies[k].extend(r);
         }
@@ -161,7 +205,11 @@ impl Renderer<'_> {
         let last = self.sources.file_line(policy.rules[j - 1].span);
         let what = format!("rules {first} to {last} by {}", dim.key_expr());
         let map = self.sets.map(dim.key_expr(), elements, &what);
-        format!("{} vmap @{map} comment \"{}\"", dim.key_expr(), comment_text(&what, MAX_TEXT))
+        format!(
+            "{} vmap @{map} comment \"{}\"",
+            dim.key_expr(),
+            comment_text(&what, MAX_TEXT)
+        )
     }
 }
 
@@ -173,7 +221,11 @@ pub fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions, naive
         sources,
         sets: Sets::new(naive),
         chains: Vec::new(),
-        min_run: if naive { usize::MAX } else { opts.dispatch_min_run.max(1) },
+        min_run: if naive {
+            usize::MAX
+        } else {
+            opts.dispatch_min_run.max(1)
+        },
         uses_reject: false,
     };
     let mut base = String::new();
@@ -181,12 +233,23 @@ pub fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions, naive
         base.push_str(&r.policy_chain(p));
         base.push('\n');
     }
-    let uses_reject = r.uses_reject || program.policies.iter().any(|p| p.rules.iter().any(|x| x.verdict == Verdict::Reject));
+    let uses_reject = r.uses_reject
+        || program
+            .policies
+            .iter()
+            .any(|p| p.rules.iter().any(|x| x.verdict == Verdict::Reject));
     let t = &opts.table;
     let mut out = String::new();
-    out.push_str(&format!("# ruleset.nft: generated by polc from {}. Do not edit.\n", crate::entry_name(sources)));
-    out.push_str(&format!("# `nft -f ruleset.nft` replaces table inet {t} in one transaction.\n"));
-    out.push_str(&format!("table inet {t}\ndelete table inet {t}\ntable inet {t} {{\n"));
+    out.push_str(&format!(
+        "# ruleset.nft: generated by polc from {}. Do not edit.\n",
+        crate::entry_name(sources)
+    ));
+    out.push_str(&format!(
+        "# `nft -f ruleset.nft` replaces table inet {t} in one transaction.\n"
+    ));
+    out.push_str(&format!(
+        "table inet {t}\ndelete table inet {t}\ntable inet {t} {{\n"
+    ));
     r.sets.render(&mut out);
     if uses_reject {
         out.push_str(&format!(

@@ -13,7 +13,9 @@ use super::strings::{comment_text, log_prefix_text, MAX_TEXT};
 use pol_lang::ast::{Hook, Verdict};
 use pol_lang::ir::{CgroupPath, Program, Rule, Selector};
 use pol_lang::sets::addr::{prefix_bounds_v4, prefix_bounds_v6};
-use pol_lang::sets::service::{has_ports, proto_families, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+use pol_lang::sets::service::{
+    has_ports, proto_families, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
+};
 use pol_lang::sets::{AddrSet, Family, IntervalSet, ServiceSet};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -54,7 +56,10 @@ fn selector_matches(sels: &[Selector], sets: &mut Sets, site: &str) -> Vec<Strin
     let (mut cls, mut uids, mut gids) = (Vec::new(), Vec::new(), Vec::new());
     for s in sels {
         match s {
-            Selector::Cgroup(p) => by_level.entry(p.level()).or_default().push(cgroup_literal(p)),
+            Selector::Cgroup(p) => by_level
+                .entry(p.level())
+                .or_default()
+                .push(cgroup_literal(p)),
             Selector::Classid(c) => cls.push(classid_literal(c.0)),
             Selector::Uid(u) => uids.push(u.to_string()),
             Selector::Gid(g) => gids.push(g.to_string()),
@@ -62,16 +67,28 @@ fn selector_matches(sels: &[Selector], sets: &mut Sets, site: &str) -> Vec<Strin
     }
     let mut out = Vec::new();
     for (level, paths) in by_level {
-        out.push(format!("socket cgroupv2 level {level} {}", one_or_set(sets, SetKind::Cgroup(level), paths, site)));
+        out.push(format!(
+            "socket cgroupv2 level {level} {}",
+            one_or_set(sets, SetKind::Cgroup(level), paths, site)
+        ));
     }
     if !cls.is_empty() {
-        out.push(format!("meta cgroup {}", one_or_set(sets, SetKind::Classid, cls, site)));
+        out.push(format!(
+            "meta cgroup {}",
+            one_or_set(sets, SetKind::Classid, cls, site)
+        ));
     }
     if !uids.is_empty() {
-        out.push(format!("meta skuid {}", one_or_set(sets, SetKind::Uid, uids, site)));
+        out.push(format!(
+            "meta skuid {}",
+            one_or_set(sets, SetKind::Uid, uids, site)
+        ));
     }
     if !gids.is_empty() {
-        out.push(format!("meta skgid {}", one_or_set(sets, SetKind::Gid, gids, site)));
+        out.push(format!(
+            "meta skgid {}",
+            one_or_set(sets, SetKind::Gid, gids, site)
+        ));
     }
     out
 }
@@ -97,7 +114,11 @@ fn one_or_set(sets: &mut Sets, kind: SetKind, mut els: Vec<String>, site: &str) 
 fn v4_element(lo: u32, hi: u32) -> String {
     for len in 0..=32u8 {
         if prefix_bounds_v4(lo, len) == (lo, hi) {
-            return if len == 32 { Ipv4Addr::from(lo).to_string() } else { format!("{}/{len}", Ipv4Addr::from(lo)) };
+            return if len == 32 {
+                Ipv4Addr::from(lo).to_string()
+            } else {
+                format!("{}/{len}", Ipv4Addr::from(lo))
+            };
         }
     }
     format!("{}-{}", Ipv4Addr::from(lo), Ipv4Addr::from(hi))
@@ -106,29 +127,58 @@ fn v4_element(lo: u32, hi: u32) -> String {
 fn v6_element(lo: u128, hi: u128) -> String {
     for len in 0..=128u8 {
         if prefix_bounds_v6(lo, len) == (lo, hi) {
-            return if len == 128 { Ipv6Addr::from(lo).to_string() } else { format!("{}/{len}", Ipv6Addr::from(lo)) };
+            return if len == 128 {
+                Ipv6Addr::from(lo).to_string()
+            } else {
+                format!("{}/{len}", Ipv6Addr::from(lo))
+            };
         }
     }
     format!("{}-{}", Ipv6Addr::from(lo), Ipv6Addr::from(hi))
 }
 
 /// `ip daddr …` for one family, or `None` when the family's set is full.
-fn addr_match(set: &AddrSet, fam: Family, dir: &str, sets: &mut Sets, site: &str) -> Option<String> {
+fn addr_match(
+    set: &AddrSet,
+    fam: Family,
+    dir: &str,
+    sets: &mut Sets,
+    site: &str,
+) -> Option<String> {
     let (proto, els, kind) = match fam {
         Family::Ipv4 => {
             if set.v4.is_full() {
                 return None;
             }
-            ("ip", set.v4.ranges().iter().map(|&(a, b)| v4_element(a, b)).collect::<Vec<_>>(), SetKind::Addr4)
+            (
+                "ip",
+                set.v4
+                    .ranges()
+                    .iter()
+                    .map(|&(a, b)| v4_element(a, b))
+                    .collect::<Vec<_>>(),
+                SetKind::Addr4,
+            )
         }
         Family::Ipv6 => {
             if set.v6.is_full() {
                 return None;
             }
-            ("ip6", set.v6.ranges().iter().map(|&(a, b)| v6_element(a, b)).collect::<Vec<_>>(), SetKind::Addr6)
+            (
+                "ip6",
+                set.v6
+                    .ranges()
+                    .iter()
+                    .map(|&(a, b)| v6_element(a, b))
+                    .collect::<Vec<_>>(),
+                SetKind::Addr6,
+            )
         }
     };
-    Some(format!("{proto} {dir} {}", one_or_set(sets, kind, els, site)))
+    Some(format!(
+        "{proto} {dir} {}",
+        one_or_set(sets, kind, els, site)
+    ))
 }
 
 fn proto_literal(p: u8) -> String {
@@ -151,7 +201,12 @@ fn port_element(lo: u16, hi: u16) -> String {
 
 /// The service matches of one nft rule family (`None` = both families):
 /// one for ported protocols with a port constraint, one for the rest.
-fn service_matches(svc: &ServiceSet, fam: Option<Family>, sets: &mut Sets, site: &str) -> Vec<String> {
+fn service_matches(
+    svc: &ServiceSet,
+    fam: Option<Family>,
+    sets: &mut Sets,
+    site: &str,
+) -> Vec<String> {
     let mut ported: Vec<(u8, &IntervalSet<u16>)> = Vec::new();
     let mut portless: Vec<u8> = Vec::new();
     for (&p, ports) in &svc.protos {
@@ -171,20 +226,36 @@ fn service_matches(svc: &ServiceSet, fam: Option<Family>, sets: &mut Sets, site:
             let (p, ports) = ported[0];
             let (lo, hi) = ports.ranges()[0];
             out.push(match p {
-                PROTO_TCP | PROTO_UDP => format!("{} dport {}", proto_literal(p), port_element(lo, hi)),
-                _ => format!("meta l4proto {} th dport {}", proto_literal(p), port_element(lo, hi)),
+                PROTO_TCP | PROTO_UDP => {
+                    format!("{} dport {}", proto_literal(p), port_element(lo, hi))
+                }
+                _ => format!(
+                    "meta l4proto {} th dport {}",
+                    proto_literal(p),
+                    port_element(lo, hi)
+                ),
             });
         } else {
             let els: Vec<String> = ported
                 .iter()
-                .flat_map(|(p, ports)| ports.ranges().iter().map(move |&(lo, hi)| format!("{} . {}", proto_literal(*p), port_element(lo, hi))))
+                .flat_map(|(p, ports)| {
+                    ports.ranges().iter().map(move |&(lo, hi)| {
+                        format!("{} . {}", proto_literal(*p), port_element(lo, hi))
+                    })
+                })
                 .collect();
-            out.push(format!("meta l4proto . th dport {}", sets.reference(SetKind::Service, els, site)));
+            out.push(format!(
+                "meta l4proto . th dport {}",
+                sets.reference(SetKind::Service, els, site)
+            ));
         }
     }
     if !portless.is_empty() {
         let els: Vec<String> = portless.iter().map(|p| proto_literal(*p)).collect();
-        out.push(format!("meta l4proto {}", one_or_set(sets, SetKind::Proto, els, site)));
+        out.push(format!(
+            "meta l4proto {}",
+            one_or_set(sets, SetKind::Proto, els, site)
+        ));
     }
     out
 }
@@ -209,11 +280,19 @@ pub fn verdict_stmt(v: Verdict) -> String {
 /// The nft rules (one line each, no indentation) for `rule`. With
 /// `skip_groups` the group test is left out (the rule sits in a dispatch
 /// chain that only sockets of its one selector reach).
-pub fn render_rule(ctx: &RuleCtx<'_>, rule: &Rule, skip_groups: bool, sets: &mut Sets) -> Vec<String> {
+pub fn render_rule(
+    ctx: &RuleCtx<'_>,
+    rule: &Rule,
+    skip_groups: bool,
+    sets: &mut Sets,
+) -> Vec<String> {
     let m = &rule.matches;
     let site = ctx.site.as_str();
     let group_alts: Vec<Option<String>> = match rule_selectors(ctx.program, rule) {
-        Some(sels) if !skip_groups => selector_matches(&sels, sets, site).into_iter().map(Some).collect(),
+        Some(sels) if !skip_groups => selector_matches(&sels, sets, site)
+            .into_iter()
+            .map(Some)
+            .collect(),
         _ => vec![None],
     };
     let tunnel = m.via.map(|t| ctx.program.tunnel(t));
@@ -221,7 +300,10 @@ pub fn render_rule(ctx: &RuleCtx<'_>, rule: &Rule, skip_groups: bool, sets: &mut
         Some(t) => m.to.intersect(&t.routes),
         None => m.to.clone(),
     };
-    let fam_specific_svc = m.service.as_ref().is_some_and(|s| s.protos.keys().any(|p| proto_families(*p).len() == 1));
+    let fam_specific_svc = m
+        .service
+        .as_ref()
+        .is_some_and(|s| s.protos.keys().any(|p| proto_families(*p).len() == 1));
     let fams: Vec<Option<Family>> = if m.from.is_any() && to.is_any() && !fam_specific_svc {
         vec![None]
     } else {
@@ -263,7 +345,10 @@ pub fn render_rule(ctx: &RuleCtx<'_>, rule: &Rule, skip_groups: bool, sets: &mut
             fam_parts.extend(d);
         }
         let svc_alts: Vec<Option<String>> = match &m.service {
-            Some(s) => service_matches(s, *fam, sets, site).into_iter().map(Some).collect(),
+            Some(s) => service_matches(s, *fam, sets, site)
+                .into_iter()
+                .map(Some)
+                .collect(),
             None => vec![None],
         };
         for g in &group_alts {

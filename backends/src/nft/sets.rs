@@ -45,7 +45,10 @@ impl SetKind {
         match self {
             SetKind::Addr4 => vec!["type ipv4_addr".into(), "flags interval".into()],
             SetKind::Addr6 => vec!["type ipv6_addr".into(), "flags interval".into()],
-            SetKind::Service => vec!["typeof meta l4proto . th dport".into(), "flags interval".into()],
+            SetKind::Service => vec![
+                "typeof meta l4proto . th dport".into(),
+                "flags interval".into(),
+            ],
             SetKind::Proto => vec!["typeof meta l4proto".into()],
             SetKind::Cgroup(level) => vec![format!("typeof socket cgroupv2 level {level}")],
             SetKind::Classid => vec!["typeof meta cgroup".into()],
@@ -81,7 +84,13 @@ pub struct Sets {
 
 impl Sets {
     pub fn new(inline: bool) -> Sets {
-        Sets { inline, index: HashMap::new(), decls: Vec::new(), counts: HashMap::new(), maps: Vec::new() }
+        Sets {
+            inline,
+            index: HashMap::new(),
+            decls: Vec::new(),
+            counts: HashMap::new(),
+            maps: Vec::new(),
+        }
     }
 
     /// A reference to a set of `elements` (two or more): `@name`, or an
@@ -99,14 +108,29 @@ impl Sets {
         *n += 1;
         let (kind, elements) = key.clone();
         self.index.insert(key, self.decls.len());
-        self.decls.push(SetDecl { name: name.clone(), kind, elements, first_use: site.to_string() });
+        self.decls.push(SetDecl {
+            name: name.clone(),
+            kind,
+            elements,
+            first_use: site.to_string(),
+        });
         format!("@{name}")
     }
 
     /// Declare a verdict map; returns its name.
-    pub fn map(&mut self, key_type: String, elements: Vec<(String, String)>, comment: &str) -> String {
+    pub fn map(
+        &mut self,
+        key_type: String,
+        elements: Vec<(String, String)>,
+        comment: &str,
+    ) -> String {
         let name = format!("dispatch_{}", self.maps.len());
-        self.maps.push(MapDecl { name: name.clone(), key_type, elements, comment: comment.to_string() });
+        self.maps.push(MapDecl {
+            name: name.clone(),
+            key_type,
+            elements,
+            comment: comment.to_string(),
+        });
         name
     }
 
@@ -117,19 +141,31 @@ impl Sets {
             for l in d.kind.type_lines() {
                 out.push_str(&format!("\t\t{l}\n"));
             }
-            out.push_str(&format!("\t\tcomment \"{}\"\n", comment_text(&format!("first used at {}", d.first_use), MAX_TEXT)));
+            out.push_str(&format!(
+                "\t\tcomment \"{}\"\n",
+                comment_text(&format!("first used at {}", d.first_use), MAX_TEXT)
+            ));
             render_elements(out, d.elements.iter().map(String::as_str));
             out.push_str("\t}\n\n");
         }
         for m in &self.maps {
-            out.push_str(&format!("\tmap {} {{\n\t\ttypeof {} : verdict\n", m.name, m.key_type));
-            out.push_str(&format!("\t\tcomment \"{}\"\n", comment_text(&m.comment, MAX_TEXT)));
-            let els: Vec<String> = m.elements.iter().map(|(k, v)| format!("{k} : {v}")).collect();
+            out.push_str(&format!(
+                "\tmap {} {{\n\t\ttypeof {} : verdict\n",
+                m.name, m.key_type
+            ));
+            out.push_str(&format!(
+                "\t\tcomment \"{}\"\n",
+                comment_text(&m.comment, MAX_TEXT)
+            ));
+            let els: Vec<String> = m
+                .elements
+                .iter()
+                .map(|(k, v)| format!("{k} : {v}"))
+                .collect();
             render_elements(out, els.iter().map(String::as_str));
             out.push_str("\t}\n\n");
         }
     }
-
 }
 
 /// `elements = { a, b, … }`, one element per line when there are several.

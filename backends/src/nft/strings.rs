@@ -13,7 +13,20 @@ pub const MAX_TEXT: usize = 127;
 
 /// `s` made safe for a quoted nft comment, at most `max` bytes.
 pub fn comment_text(s: &str, max: usize) -> String {
-    truncate(s.chars().map(|c| if c == '"' { '\'' } else if c.is_control() { ' ' } else { c }).collect(), max)
+    truncate(
+        s.chars()
+            .map(|c| {
+                if c == '"' {
+                    '\''
+                } else if c.is_control() {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect(),
+        max,
+    )
 }
 
 /// `s` made safe for a quoted `log prefix`.
@@ -51,7 +64,9 @@ pub fn quotable(s: &str) -> bool {
 /// True for a name nft accepts unquoted (tables, chains): `[A-Za-z_][A-Za-z0-9_-]*`.
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         && s.len() <= 64
 }
@@ -67,6 +82,11 @@ mod tests {
         let long = "é".repeat(100);
         let t = comment_text(&long, MAX_TEXT);
         assert!(t.len() <= MAX_TEXT && t.chars().all(|c| c == 'é'));
-        assert!(is_identifier("pol") && is_identifier("a-b_1") && !is_identifier("1a") && !is_identifier("a b"));
+        assert!(
+            is_identifier("pol")
+                && is_identifier("a-b_1")
+                && !is_identifier("1a")
+                && !is_identifier("a b")
+        );
     }
 }

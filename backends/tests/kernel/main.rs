@@ -12,7 +12,12 @@
 //! Needs root (CI runs as root); without root it says so loudly and skips.
 //! `POL_KERNEL_POLICIES` (default 50) sets how many random policies,
 //! `POL_KERNEL_SEED` the first seed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a failure should stop the test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failure should stop the test"
+)]
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -52,11 +57,17 @@ fn main() {
         match f() {
             Ok(msg) => {
                 passed += 1;
-                println!("test {name} ... ok ({:.1}s) {msg}", t.elapsed().as_secs_f64());
+                println!(
+                    "test {name} ... ok ({:.1}s) {msg}",
+                    t.elapsed().as_secs_f64()
+                );
             }
             Err(e) => {
                 failed += 1;
-                println!("test {name} ... FAILED ({:.1}s)\n{e}\n", t.elapsed().as_secs_f64());
+                println!(
+                    "test {name} ... FAILED ({:.1}s)\n{e}\n",
+                    t.elapsed().as_secs_f64()
+                );
             }
         }
     };
@@ -82,7 +93,12 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-pub fn write_artifacts(dir: &Path, program: &Program, sources: &SourceMap, opts: &BuildOptions) -> Result<(), String> {
+pub fn write_artifacts(
+    dir: &Path,
+    program: &Program,
+    sources: &SourceMap,
+    opts: &BuildOptions,
+) -> Result<(), String> {
     let arts = build(program, sources, opts).map_err(|e| format!("build refused: {e:?}"))?;
     for a in arts {
         std::fs::write(dir.join(a.name), a.contents).map_err(|e| e.to_string())?;
@@ -101,7 +117,11 @@ pub fn run_in_ns(dir: &Path) -> Result<(), String> {
         .output()
         .map_err(|e| format!("unshare: {e}"))?;
     if !out.status.success() {
-        return Err(format!("namespace child failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "namespace child failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(())
 }
@@ -132,9 +152,16 @@ pub fn check_comments(program: &Program, sources: &SourceMap, listed: &str) -> R
 
 /// The verdict of all `hook output` policies together: each is a base
 /// chain on the same hook, so the first that does not accept decides.
-pub fn output_verdict<'a>(program: &'a Program, p: &Packet) -> (&'a pol_lang::ir::Policy, Option<usize>, Verdict) {
+pub fn output_verdict<'a>(
+    program: &'a Program,
+    p: &Packet,
+) -> (&'a pol_lang::ir::Policy, Option<usize>, Verdict) {
     let mut last = None;
-    for pol in program.policies.iter().filter(|x| x.hook == pol_lang::ast::Hook::Output) {
+    for pol in program
+        .policies
+        .iter()
+        .filter(|x| x.hook == pol_lang::ast::Hook::Output)
+    {
         let (r, v) = support::eval::evaluate(program, pol, p);
         if v != Verdict::Allow {
             return (pol, r, v);
@@ -146,7 +173,14 @@ pub fn output_verdict<'a>(program: &'a Program, p: &Packet) -> (&'a pol_lang::ir
 
 /// Load `program` in a namespace, probe it from every context, and compare
 /// with the reference evaluator. Returns the number of probes sent.
-pub fn probe_case(dir: &Path, program: &Program, sources: &SourceMap, opts: &BuildOptions, ctxs: &[Ctx], probes: &[Probe]) -> Result<usize, String> {
+pub fn probe_case(
+    dir: &Path,
+    program: &Program,
+    sources: &SourceMap,
+    opts: &BuildOptions,
+    ctxs: &[Ctx],
+    probes: &[Probe],
+) -> Result<usize, String> {
     write_artifacts(dir, program, sources, opts)?;
     std::fs::write(dir.join("plan.txt"), write_plan(ctxs, probes)).map_err(|e| e.to_string())?;
     let res = run_in_ns(dir);
@@ -164,7 +198,12 @@ pub fn probe_case(dir: &Path, program: &Program, sources: &SourceMap, opts: &Bui
         n += 1;
         let src = if p.v6 { gen::SRC_V6 } else { gen::SRC_V4 };
         let packet = Packet {
-            socket: Some(Socket { cgroup: c.cgroup.as_deref().map(|s| CgroupPath::parse(s).unwrap()), classid: c.classid, uid: 0, gid: 0 }),
+            socket: Some(Socket {
+                cgroup: c.cgroup.as_deref().map(|s| CgroupPath::parse(s).unwrap()),
+                classid: c.classid,
+                uid: 0,
+                gid: 0,
+            }),
             saddr: parse_addr(src),
             daddr: parse_addr(&p.dst),
             proto: p.proto,
@@ -179,7 +218,10 @@ pub fn probe_case(dir: &Path, program: &Program, sources: &SourceMap, opts: &Bui
             Observed::Reject => expected == Verdict::Reject,
         };
         if !ok {
-            let by = rule.map_or_else(|| format!("default ({})", sources.file_line(policy.default_span)), |i| sources.file_line(policy.rules[i].span));
+            let by = rule.map_or_else(
+                || format!("default ({})", sources.file_line(policy.default_span)),
+                |i| sources.file_line(policy.rules[i].span),
+            );
             errors.push(format!(
                 "  ctx {c:?} probe {p:?}: kernel {} ({}), expected {} by {by}",
                 obs.as_str(),
@@ -189,10 +231,18 @@ pub fn probe_case(dir: &Path, program: &Program, sources: &SourceMap, opts: &Bui
         }
     }
     if n != ctxs.len() * probes.len() {
-        return Err(format!("child reported {n} of {} probes", ctxs.len() * probes.len()));
+        return Err(format!(
+            "child reported {n} of {} probes",
+            ctxs.len() * probes.len()
+        ));
     }
     if !errors.is_empty() {
-        return Err(format!("{} of {n} probes disagree (artifacts in {}):\n{}", errors.len(), dir.display(), errors.join("\n")));
+        return Err(format!(
+            "{} of {n} probes disagree (artifacts in {}):\n{}",
+            errors.len(),
+            dir.display(),
+            errors.join("\n")
+        ));
     }
     Ok(n)
 }
@@ -201,22 +251,42 @@ pub fn standard_probes() -> Vec<Probe> {
     let mut v = Vec::new();
     for d in gen::PROBE_V4 {
         for (proto, dport) in gen::PROBE_SERVICES_V4 {
-            v.push(Probe { v6: false, proto, dst: d.into(), dport });
+            v.push(Probe {
+                v6: false,
+                proto,
+                dst: d.into(),
+                dport,
+            });
         }
     }
     for d in gen::PROBE_V6 {
         for (proto, dport) in gen::PROBE_SERVICES_V6 {
-            v.push(Probe { v6: true, proto, dst: d.into(), dport });
+            v.push(Probe {
+                v6: true,
+                proto,
+                dst: d.into(),
+                dport,
+            });
         }
     }
     v
 }
 
 fn random_policies() -> Result<String, String> {
-    let n: u64 = std::env::var("POL_KERNEL_POLICIES").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
-    let seed0: u64 = std::env::var("POL_KERNEL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(1) % 1_000_000
-    });
+    let n: u64 = std::env::var("POL_KERNEL_POLICIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
+    let seed0: u64 = std::env::var("POL_KERNEL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(1)
+                % 1_000_000
+        });
     let probes = standard_probes();
     let mut total = 0;
     let mut stats = std::collections::BTreeMap::new();
@@ -226,12 +296,23 @@ fn random_policies() -> Result<String, String> {
         let prefix = format!("poltest-{}-{i}", std::process::id());
         let (program, sources) = gen::kernel_policy(seed, &prefix);
         let mut ctxs = Vec::new();
-        for cg in [None, Some(format!("{prefix}/a")), Some(format!("{prefix}/a/b")), Some(format!("{prefix}/c"))] {
+        for cg in [
+            None,
+            Some(format!("{prefix}/a")),
+            Some(format!("{prefix}/a/b")),
+            Some(format!("{prefix}/c")),
+        ] {
             for classid in [0, gen::CLASS_1, gen::CLASS_2] {
-                ctxs.push(Ctx { cgroup: cg.clone(), classid });
+                ctxs.push(Ctx {
+                    cgroup: cg.clone(),
+                    classid,
+                });
             }
         }
-        let opts = BuildOptions { dispatch_min_run: if seed % 2 == 0 { 2 } else { 8 }, ..BuildOptions::default() };
+        let opts = BuildOptions {
+            dispatch_min_run: if seed.is_multiple_of(2) { 2 } else { 8 },
+            ..BuildOptions::default()
+        };
         let dir = temp_dir(&format!("random-{seed}"));
         match probe_case(&dir, &program, &sources, &opts, &ctxs, &probes) {
             Ok(k) => {
@@ -241,7 +322,9 @@ fn random_policies() -> Result<String, String> {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
             }
-            Err(e) => failures.push(format!("seed {seed} (rerun with POL_KERNEL_SEED={seed} POL_KERNEL_POLICIES=1): {e}")),
+            Err(e) => failures.push(format!(
+                "seed {seed} (rerun with POL_KERNEL_SEED={seed} POL_KERNEL_POLICIES=1): {e}"
+            )),
         }
         cleanup_cgroups(&prefix);
     }
@@ -254,7 +337,10 @@ fn random_policies() -> Result<String, String> {
 
 /// Count observed outcomes (allow / drop / reject / deny) of a case.
 pub fn tally(dir: &Path, stats: &mut std::collections::BTreeMap<String, usize>) {
-    for l in std::fs::read_to_string(dir.join("results.txt")).unwrap_or_default().lines() {
+    for l in std::fs::read_to_string(dir.join("results.txt"))
+        .unwrap_or_default()
+        .lines()
+    {
         if let Some(o) = l.split(' ').nth(3) {
             *stats.entry(o.to_string()).or_default() += 1;
         }
@@ -263,7 +349,11 @@ pub fn tally(dir: &Path, stats: &mut std::collections::BTreeMap<String, usize>) 
 
 /// Remove the cgroup v2 directories of a case (the host's cgroup2 mount).
 pub fn cleanup_cgroups(prefix: &str) {
-    let root = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/unified" };
+    let root = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/unified"
+    };
     for sub in ["a/b", "a", "c", ""] {
         let _ = std::fs::remove_dir(Path::new(root).join(prefix).join(sub));
     }

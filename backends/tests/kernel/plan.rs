@@ -63,10 +63,22 @@ pub fn probe_id(ctx: usize, probe: usize, n: usize) -> u16 {
 pub fn write_plan(ctxs: &[Ctx], probes: &[Probe]) -> String {
     let mut s = String::new();
     for (i, c) in ctxs.iter().enumerate() {
-        let _ = writeln!(s, "ctx\t{i}\t{}\t{}", c.classid, c.cgroup.as_deref().unwrap_or("-"));
+        let _ = writeln!(
+            s,
+            "ctx\t{i}\t{}\t{}",
+            c.classid,
+            c.cgroup.as_deref().unwrap_or("-")
+        );
     }
     for (i, p) in probes.iter().enumerate() {
-        let _ = writeln!(s, "probe\t{i}\t{}\t{}\t{}\t{}", if p.v6 { 6 } else { 4 }, p.proto, p.dst, p.dport);
+        let _ = writeln!(
+            s,
+            "probe\t{i}\t{}\t{}\t{}\t{}",
+            if p.v6 { 6 } else { 4 },
+            p.proto,
+            p.dst,
+            p.dport
+        );
     }
     s
 }
@@ -77,7 +89,11 @@ pub fn read_plan(text: &str) -> (Vec<Ctx>, Vec<Probe>) {
         let w: Vec<&str> = line.split('\t').collect();
         match w.as_slice() {
             ["ctx", _, cls, cg] => ctxs.push(Ctx {
-                cgroup: if *cg == "-" { None } else { Some(cg.to_string()) },
+                cgroup: if *cg == "-" {
+                    None
+                } else {
+                    Some(cg.to_string())
+                },
                 classid: cls.parse().unwrap_or(0),
             }),
             ["probe", _, fam, proto, dst, dport] => probes.push(Probe {

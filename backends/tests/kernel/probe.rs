@@ -37,9 +37,20 @@ ip -6 route add 2001:db8:100::/40 via 2001:db8:f::2
 ";
 
 pub fn sh(script: &str, envs: &[(&str, &str)]) -> Result<String, String> {
-    let out = Command::new("sh").arg("-c").arg(script).envs(envs.iter().copied()).output().map_err(|e| format!("sh: {e}"))?;
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .envs(envs.iter().copied())
+        .output()
+        .map_err(|e| format!("sh: {e}"))?;
     if !out.status.success() {
-        return Err(format!("`{}` failed ({}):\n{}{}", script.lines().next().unwrap_or(""), out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "`{}` failed ({}):\n{}{}",
+            script.lines().next().unwrap_or(""),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -60,12 +71,14 @@ fn net_cls_mount() -> Option<String> {
     let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
     mounts.lines().find_map(|l| {
         let w: Vec<&str> = l.split_whitespace().collect();
-        (w.len() > 3 && w[2] == "cgroup" && w[3].split(',').any(|o| o == "net_cls")).then(|| w[1].to_string())
+        (w.len() > 3 && w[2] == "cgroup" && w[3].split(',').any(|o| o == "net_cls"))
+            .then(|| w[1].to_string())
     })
 }
 
 fn join(procs: &str) -> Result<(), String> {
-    std::fs::write(procs, format!("{}\n", std::process::id())).map_err(|e| format!("cannot join {procs}: {e}"))
+    std::fs::write(procs, format!("{}\n", std::process::id()))
+        .map_err(|e| format!("cannot join {procs}: {e}"))
 }
 
 fn run(dir: &Path) -> Result<(), String> {
@@ -76,14 +89,21 @@ fn run(dir: &Path) -> Result<(), String> {
     }
     let netcls_dir = dir.join("net_cls");
     let netcls_s = netcls_dir.to_string_lossy().into_owned();
-    sh(&format!("sh {}/cgroups.sh", dir.display()), &[("POL_NET_CLS", &netcls_s)])?;
+    sh(
+        &format!("sh {}/cgroups.sh", dir.display()),
+        &[("POL_NET_CLS", &netcls_s)],
+    )?;
     sh(&format!("nft -c -f {0}/ruleset.nft && nft -f {0}/ruleset.nft && nft list ruleset >{0}/listed.nft", dir.display()), &[])?;
     let orig = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("0::").map(str::to_string)))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
         .unwrap_or_else(|| "/".into());
     let netcls = net_cls_mount();
-    let (ctxs, probes) = read_plan(&std::fs::read_to_string(dir.join("plan.txt")).map_err(|e| e.to_string())?);
+    let (ctxs, probes) =
+        read_plan(&std::fs::read_to_string(dir.join("plan.txt")).map_err(|e| e.to_string())?);
     let cap = capture_socket()?;
     drain(&cap);
     let mut out = String::new();
@@ -112,10 +132,22 @@ fn run(dir: &Path) -> Result<(), String> {
             std::thread::sleep(Duration::from_millis(40));
             seen.extend(drain(&cap));
             for (pi, (p, s)) in probes.iter().zip(&sent).enumerate() {
-                let dst: IpAddr = p.dst.parse().map_err(|_| format!("bad address {}", p.dst))?;
-                let key = (p.proto, dst, if is_icmp(p.proto) { 0 } else { p.dport }, probe_id(ci, pi, probes.len()));
+                let dst: IpAddr = p
+                    .dst
+                    .parse()
+                    .map_err(|_| format!("bad address {}", p.dst))?;
+                let key = (
+                    p.proto,
+                    dst,
+                    if is_icmp(p.proto) { 0 } else { p.dport },
+                    probe_id(ci, pi, probes.len()),
+                );
                 let so_error = s.sock_err();
-                let obs = if seen.contains(&key) { Observed::Allow } else { s.classify(so_error) };
+                let obs = if seen.contains(&key) {
+                    Observed::Allow
+                } else {
+                    s.classify(so_error)
+                };
                 let _ = writeln!(out, "res {ci} {pi} {} {}", obs.as_str(), s.detail(so_error));
             }
         }
@@ -175,20 +207,41 @@ impl Sent {
 }
 
 fn send_probe(p: &super::plan::Probe, id: u16) -> Result<Sent, String> {
-    let fam = if p.v6 { AddressFamily::INET6 } else { AddressFamily::INET };
-    let dst: IpAddr = p.dst.parse().map_err(|_| format!("bad address {}", p.dst))?;
+    let fam = if p.v6 {
+        AddressFamily::INET6
+    } else {
+        AddressFamily::INET
+    };
+    let dst: IpAddr = p
+        .dst
+        .parse()
+        .map_err(|_| format!("bad address {}", p.dst))?;
     let e = |x: Errno| format!("socket: {x}");
     match p.proto {
         6 | 17 => {
-            let ty = if p.proto == 6 { SocketType::STREAM } else { SocketType::DGRAM };
+            let ty = if p.proto == 6 {
+                SocketType::STREAM
+            } else {
+                SocketType::DGRAM
+            };
             let fd = net::socket_with(fam, ty, SocketFlags::NONBLOCK, None).map_err(e)?;
             let res = match dst {
                 IpAddr::V4(a) => {
-                    net::bind(&fd, &SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), id)).map_err(e)?;
+                    net::bind(&fd, &SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), id))
+                        .map_err(e)?;
                     net::connect(&fd, &SocketAddrV4::new(a, p.dport))
                 }
                 IpAddr::V6(a) => {
-                    net::bind(&fd, &SocketAddrV6::new("2001:db8:f::1".parse().unwrap_or(Ipv6Addr::UNSPECIFIED), id, 0, 0)).map_err(e)?;
+                    net::bind(
+                        &fd,
+                        &SocketAddrV6::new(
+                            "2001:db8:f::1".parse().unwrap_or(Ipv6Addr::UNSPECIFIED),
+                            id,
+                            0,
+                            0,
+                        ),
+                    )
+                    .map_err(e)?;
                     net::connect(&fd, &SocketAddrV6::new(a, p.dport, 0, 0))
                 }
             };
@@ -200,10 +253,18 @@ fn send_probe(p: &super::plan::Probe, id: u16) -> Result<Sent, String> {
             if p.proto == 17 && send_err.is_none() {
                 send_err = net::send(&fd, b"pol-probe", SendFlags::DONTWAIT).err();
             }
-            Ok(Sent { fd: Some(fd), proto: p.proto, send_err })
+            Ok(Sent {
+                fd: Some(fd),
+                proto: p.proto,
+                send_err,
+            })
         }
         1 | 58 => {
-            let proto = if p.proto == 1 { net::ipproto::ICMP } else { net::ipproto::ICMPV6 };
+            let proto = if p.proto == 1 {
+                net::ipproto::ICMP
+            } else {
+                net::ipproto::ICMPV6
+            };
             let fd = net::socket(fam, SocketType::RAW, Some(proto)).map_err(e)?;
             let mut pkt = vec![if p.proto == 1 { 8u8 } else { 128u8 }, 0, 0, 0];
             pkt.extend_from_slice(&id.to_be_bytes());
@@ -214,10 +275,21 @@ fn send_probe(p: &super::plan::Probe, id: u16) -> Result<Sent, String> {
                 pkt[2..4].copy_from_slice(&c.to_be_bytes());
             }
             let res = match dst {
-                IpAddr::V4(a) => net::sendto(&fd, &pkt, SendFlags::DONTWAIT, &SocketAddrV4::new(a, 0)),
-                IpAddr::V6(a) => net::sendto(&fd, &pkt, SendFlags::DONTWAIT, &SocketAddrV6::new(a, 0, 0, 0)),
+                IpAddr::V4(a) => {
+                    net::sendto(&fd, &pkt, SendFlags::DONTWAIT, &SocketAddrV4::new(a, 0))
+                }
+                IpAddr::V6(a) => net::sendto(
+                    &fd,
+                    &pkt,
+                    SendFlags::DONTWAIT,
+                    &SocketAddrV6::new(a, 0, 0, 0),
+                ),
             };
-            Ok(Sent { fd: None, proto: p.proto, send_err: res.err() })
+            Ok(Sent {
+                fd: None,
+                proto: p.proto,
+                send_err: res.err(),
+            })
         }
         other => Err(format!("unsupported probe protocol {other}")),
     }
@@ -226,7 +298,11 @@ fn send_probe(p: &super::plan::Probe, id: u16) -> Result<Sent, String> {
 fn checksum(b: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for ch in b.chunks(2) {
-        let w = if ch.len() == 2 { u16::from_be_bytes([ch[0], ch[1]]) } else { u16::from_be_bytes([ch[0], 0]) };
+        let w = if ch.len() == 2 {
+            u16::from_be_bytes([ch[0], ch[1]])
+        } else {
+            u16::from_be_bytes([ch[0], 0])
+        };
         sum += u32::from(w);
     }
     while sum > 0xffff {
@@ -237,8 +313,13 @@ fn checksum(b: &[u8]) -> u16 {
 
 fn capture_socket() -> Result<OwnedFd, String> {
     let all = NonZeroU32::new(u32::from(0x0003u16.to_be())).ok_or("ETH_P_ALL")?;
-    net::socket_with(AddressFamily::PACKET, SocketType::RAW, SocketFlags::NONBLOCK, Some(Protocol::from_raw(all)))
-        .map_err(|e| format!("AF_PACKET socket: {e}"))
+    net::socket_with(
+        AddressFamily::PACKET,
+        SocketType::RAW,
+        SocketFlags::NONBLOCK,
+        Some(Protocol::from_raw(all)),
+    )
+    .map_err(|e| format!("AF_PACKET socket: {e}"))
 }
 
 type Key = (u8, IpAddr, u16, u16);

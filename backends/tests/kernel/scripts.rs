@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 
 pub type Test = (&'static str, &'static dyn Fn() -> Result<String, String>);
 pub const TESTS: &[Test] = &[
-    ("examples_and_fixtures_load_and_behave", &examples_and_fixtures),
+    (
+        "examples_and_fixtures_load_and_behave",
+        &examples_and_fixtures,
+    ),
     ("hostile_fixture_loads_and_behaves", &hostile_fixture),
     ("tunnels_sh_in_netns", &tunnels_sh),
     ("apply_sh_idempotent_check_and_restore", &apply_sh),
@@ -25,7 +28,9 @@ fn repo() -> PathBuf {
 }
 
 fn pol_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     v.sort();
     for p in v {
@@ -58,7 +63,9 @@ pub fn clean_inputs() -> Vec<(PathBuf, Program, SourceMap)> {
 /// Network setup for a real policy: default routes out of the veth, and a
 /// veth stand-in (no ARP) for each tunnel, configured by tunnels.sh.
 fn setup_script(program: &Program) -> String {
-    let mut s = String::from("set -e\nip route add default via 192.0.2.2\nip -6 route add default via 2001:db8:f::2\n");
+    let mut s = String::from(
+        "set -e\nip route add default via 192.0.2.2\nip -6 route add default via 2001:db8:f::2\n",
+    );
     for (i, t) in program.tunnels.iter().enumerate() {
         s.push_str(&format!("ip link add '{}' type veth peer name pol-standin{i}\nip link set '{}' arp off\nip link set pol-standin{i} up\n", t.dev, t.dev));
     }
@@ -69,8 +76,16 @@ fn setup_script(program: &Program) -> String {
 }
 
 fn local_or_onlink(a: &str) -> bool {
-    a.starts_with("127.") || a == "::1" || a.starts_with("192.0.2.") || a.starts_with("2001:db8:f:") || a.starts_with("0.") || a.starts_with("224.")
-        || a.starts_with("ff") || a.starts_with("fe80") || a == "::" || a.starts_with("255.")
+    a.starts_with("127.")
+        || a == "::1"
+        || a.starts_with("192.0.2.")
+        || a.starts_with("2001:db8:f:")
+        || a.starts_with("0.")
+        || a.starts_with("224.")
+        || a.starts_with("ff")
+        || a.starts_with("fe80")
+        || a == "::"
+        || a.starts_with("255.")
 }
 
 /// Probes for a real policy: the first address of every rule's `to` and
@@ -79,10 +94,16 @@ fn probes_for(program: &Program) -> Vec<Probe> {
     let mut dsts: Vec<(bool, String)> = Vec::new();
     let mut add = |set: &pol_lang::sets::AddrSet| {
         for (a, _) in v4_prefixes(&set.v4).into_iter().take(3) {
-            dsts.push((false, std::net::Ipv4Addr::from(u32::from(a).wrapping_add(1)).to_string()));
+            dsts.push((
+                false,
+                std::net::Ipv4Addr::from(u32::from(a).wrapping_add(1)).to_string(),
+            ));
         }
         for (a, _) in v6_prefixes(&set.v6).into_iter().take(3) {
-            dsts.push((true, std::net::Ipv6Addr::from(u128::from(a).wrapping_add(1)).to_string()));
+            dsts.push((
+                true,
+                std::net::Ipv6Addr::from(u128::from(a).wrapping_add(1)).to_string(),
+            ));
         }
     };
     for p in &program.policies {
@@ -104,19 +125,57 @@ fn probes_for(program: &Program) -> Vec<Probe> {
     dsts.truncate(24);
     let mut v = Vec::new();
     for (v6, d) in dsts {
-        for (proto, dport) in [(6, 22), (6, 53), (6, 80), (6, 443), (6, 587), (6, 993), (6, 5432), (17, 53), (17, 443), (if v6 { 58 } else { 1 }, 0)] {
-            v.push(Probe { v6, proto, dst: d.clone(), dport });
+        for (proto, dport) in [
+            (6, 22),
+            (6, 53),
+            (6, 80),
+            (6, 443),
+            (6, 587),
+            (6, 993),
+            (6, 5432),
+            (17, 53),
+            (17, 443),
+            (if v6 { 58 } else { 1 }, 0),
+        ] {
+            v.push(Probe {
+                v6,
+                proto,
+                dst: d.clone(),
+                dport,
+            });
         }
     }
     v
 }
 
 fn contexts_for(program: &Program) -> Vec<Ctx> {
-    let mut v = vec![Ctx { cgroup: None, classid: 0 }];
+    let mut v = vec![Ctx {
+        cgroup: None,
+        classid: 0,
+    }];
     for g in &program.groups {
-        let cg = g.selectors.iter().find_map(|s| if let Selector::Cgroup(p) = s { Some(p.as_str().to_string()) } else { None });
+        let cg = g.selectors.iter().find_map(|s| {
+            if let Selector::Cgroup(p) = s {
+                Some(p.as_str().to_string())
+            } else {
+                None
+            }
+        });
         let cls = g.classids().next().map_or(0, |c| c.0);
-        for c in [Ctx { cgroup: cg.clone(), classid: 0 }, Ctx { cgroup: None, classid: cls }, Ctx { cgroup: cg, classid: cls }] {
+        for c in [
+            Ctx {
+                cgroup: cg.clone(),
+                classid: 0,
+            },
+            Ctx {
+                cgroup: None,
+                classid: cls,
+            },
+            Ctx {
+                cgroup: cg,
+                classid: cls,
+            },
+        ] {
             if !v.contains(&c) {
                 v.push(c);
             }
@@ -129,8 +188,21 @@ fn contexts_for(program: &Program) -> Vec<Ctx> {
 fn load_and_probe(tag: &str, program: &Program, sources: &SourceMap) -> Result<usize, String> {
     let dir = temp_dir(tag);
     std::fs::write(dir.join("setup.sh"), setup_script(program)).map_err(|e| e.to_string())?;
-    let has_output = program.policies.iter().any(|p| p.hook == pol_lang::ast::Hook::Output);
-    let (ctxs, probes) = if has_output { (contexts_for(program), probes_for(program)) } else { (vec![Ctx { cgroup: None, classid: 0 }], standard_probes()) };
+    let has_output = program
+        .policies
+        .iter()
+        .any(|p| p.hook == pol_lang::ast::Hook::Output);
+    let (ctxs, probes) = if has_output {
+        (contexts_for(program), probes_for(program))
+    } else {
+        (
+            vec![Ctx {
+                cgroup: None,
+                classid: 0,
+            }],
+            standard_probes(),
+        )
+    };
     if !has_output {
         // Input-only policies: load and list only (output probes test nothing).
         write_artifacts(&dir, program, sources, &BuildOptions::default())?;
@@ -142,7 +214,14 @@ fn load_and_probe(tag: &str, program: &Program, sources: &SourceMap) -> Result<u
         return Ok(0);
     }
     let _ = probes.len();
-    let n = probe_case(&dir, program, sources, &BuildOptions::default(), &ctxs, &probes)?;
+    let n = probe_case(
+        &dir,
+        program,
+        sources,
+        &BuildOptions::default(),
+        &ctxs,
+        &probes,
+    )?;
     cleanup(program);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(n)
@@ -151,7 +230,11 @@ fn load_and_probe(tag: &str, program: &Program, sources: &SourceMap) -> Result<u
 /// Remove the cgroups a case created on the host's cgroup2 hierarchy
 /// (deepest first; ones that existed before and are in use stay).
 fn cleanup(program: &Program) {
-    let root = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/unified" };
+    let root = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/unified"
+    };
     let mut paths = pol_backends::cgroups::cgroup_paths(program);
     paths.reverse();
     for p in paths {
@@ -164,18 +247,28 @@ fn examples_and_fixtures() -> Result<String, String> {
     let mut report = Vec::new();
     let mut total = 0;
     for (f, program, sources) in &inputs {
-        let name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let n = load_and_probe(&format!("ex-{name}"), program, sources).map_err(|e| format!("{}: {e}", f.display()))?;
+        let name = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let n = load_and_probe(&format!("ex-{name}"), program, sources)
+            .map_err(|e| format!("{}: {e}", f.display()))?;
         total += n;
         report.push(format!("{name}: {n}"));
     }
-    Ok(format!("{} inputs loaded, {total} probes sent ({})", inputs.len(), report.join(", ")))
+    Ok(format!(
+        "{} inputs loaded, {total} probes sent ({})",
+        inputs.len(),
+        report.join(", ")
+    ))
 }
 
 fn hostile_fixture() -> Result<String, String> {
     let f = repo().join("backends/tests/fixtures/hostile.pol");
     let c = pol_lang::compile(&f, &pol_lang::CompileOptions::default());
-    let program = c.program.ok_or_else(|| format!("hostile.pol does not compile: {:?}", c.diagnostics))?;
+    let program = c
+        .program
+        .ok_or_else(|| format!("hostile.pol does not compile: {:?}", c.diagnostics))?;
     let dir = temp_dir("hostile-build");
     write_artifacts(&dir, &program, &c.sources, &BuildOptions::default())?;
     for s in ["cgroups.sh", "tunnels.sh", "tuning.sh", "apply.sh"] {
@@ -189,7 +282,10 @@ fn tunnels_sh() -> Result<String, String> {
     let f = repo().join("examples/corp-tunnel.pol");
     let c = pol_lang::compile(&f, &pol_lang::CompileOptions::default());
     let program = c.program.ok_or("corp-tunnel.pol does not compile")?;
-    let t = program.tunnels.first().ok_or("corp-tunnel.pol has no tunnel")?;
+    let t = program
+        .tunnels
+        .first()
+        .ok_or("corp-tunnel.pol has no tunnel")?;
     let dir = temp_dir("tunnels");
     write_artifacts(&dir, &program, &c.sources, &BuildOptions::default())?;
     let d = dir.display();
@@ -198,10 +294,16 @@ fn tunnels_sh() -> Result<String, String> {
     let addr = format!("{}/{}", t.address.0, t.address.1);
     checks.push_str(&format!("ip -6 addr show dev '{dev}' | grep -q '{addr}'\n[ \"$(cat /proc/sys/net/ipv6/conf/{dev}/disable_policy)\" = 1 ]\n", dev = t.dev));
     for (a, l) in v6_prefixes(&t.routes.v6) {
-        checks.push_str(&format!("ip -6 route show dev '{}' | grep -q '{a}/{l}'\n", t.dev));
+        checks.push_str(&format!(
+            "ip -6 route show dev '{}' | grep -q '{a}/{l}'\n",
+            t.dev
+        ));
     }
     for (a, l) in v4_prefixes(&t.routes.v4) {
-        checks.push_str(&format!("ip -4 route show dev '{}' | grep -q '{a}/{l}'\n", t.dev));
+        checks.push_str(&format!(
+            "ip -4 route show dev '{}' | grep -q '{a}/{l}'\n",
+            t.dev
+        ));
     }
     let how = if has_vti6 {
         sh(&format!("unshare -n sh -c 'set -e; ip link set lo up; sh {d}/tunnels.sh; sh {d}/tunnels.sh; {}'", checks.replace('\'', "'\\''")), &[])?;
@@ -209,9 +311,13 @@ fn tunnels_sh() -> Result<String, String> {
     } else {
         // The kernel lacks vti6: tunnels.sh must say so, and the address
         // and route commands run against a veth stand-in.
-        let err = sh(&format!("unshare -n sh {d}/tunnels.sh"), &[]).err().ok_or("tunnels.sh succeeded without vti6")?;
+        let err = sh(&format!("unshare -n sh {d}/tunnels.sh"), &[])
+            .err()
+            .ok_or("tunnels.sh succeeded without vti6")?;
         if !err.contains("the kernel lacks vti6") {
-            return Err(format!("tunnels.sh failed without naming the missing feature: {err}"));
+            return Err(format!(
+                "tunnels.sh failed without naming the missing feature: {err}"
+            ));
         }
         let script = format!(
             "set -e\nip link set lo up\nip link add '{dev}' type veth peer name pol-standin\nip link set pol-standin up\nPOL_TUNNEL_STANDIN=1 sh {d}/tunnels.sh\nPOL_TUNNEL_STANDIN=1 sh {d}/tunnels.sh\n{checks}",
@@ -233,10 +339,27 @@ fn apply_sh() -> Result<String, String> {
     let mut b = Builder::new();
     let g = b.group("app", vec![cg(&format!("{prefix}/app svc"))]);
     let p = b.policy("egress", Hook::Output, Verdict::Reject);
-    b.rule(p, Verdict::Allow, Match { groups: Some(vec![g]), ..Match::any() });
+    b.rule(
+        p,
+        Verdict::Allow,
+        Match {
+            groups: Some(vec![g]),
+            ..Match::any()
+        },
+    );
     let span = b.line("tuning");
-    b.program.tuning.sysctls.push(Sysctl { key: "net.ipv4.tcp_autocorking".into(), value: SysctlValue::Int(0), per_netns: true, checked: true, span });
-    b.program.tuning.qdiscs.push(Qdisc { dev: "lo".into(), kind: "pfifo".into(), span });
+    b.program.tuning.sysctls.push(Sysctl {
+        key: "net.ipv4.tcp_autocorking".into(),
+        value: SysctlValue::Int(0),
+        per_netns: true,
+        checked: true,
+        span,
+    });
+    b.program.tuning.qdiscs.push(Qdisc {
+        dev: "lo".into(),
+        kind: "pfifo".into(),
+        span,
+    });
     let (program, sources) = b.finish("apply.pol");
     let dir = temp_dir("apply");
     write_artifacts(&dir, &program, &sources, &BuildOptions::default())?;
@@ -271,7 +394,10 @@ rmdir "/sys/fs/cgroup/{prefix}/app svc" "/sys/fs/cgroup/{prefix}"
 "#
     );
     std::fs::write(dir.join("t.sh"), script).map_err(|e| e.to_string())?;
-    sh(&format!("unshare -n -m --propagation private sh {d}/t.sh"), &[])?;
+    sh(
+        &format!("unshare -n -m --propagation private sh {d}/t.sh"),
+        &[],
+    )?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok("check without cgroups, two runs identical, restore after a failed load".into())
 }
@@ -282,13 +408,23 @@ mod support_gen {
 
 fn shellcheck_all() -> Result<String, String> {
     if sh("command -v shellcheck", &[]).is_err() {
-        return Err("shellcheck is not installed (CI installs it: apt-get install shellcheck)".into());
+        return Err(
+            "shellcheck is not installed (CI installs it: apt-get install shellcheck)".into(),
+        );
     }
     let dir = temp_dir("shellcheck");
     let mut n = 0;
     let mut sets: Vec<(String, Program, SourceMap)> = clean_inputs()
         .into_iter()
-        .map(|(f, p, s)| (f.file_stem().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default(), p, s))
+        .map(|(f, p, s)| {
+            (
+                f.file_stem()
+                    .map(|x| x.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                p,
+                s,
+            )
+        })
         .collect();
     for seed in 0..5 {
         let (p, s) = crate::support::gen::kernel_policy(seed, "x");
@@ -300,7 +436,10 @@ fn shellcheck_all() -> Result<String, String> {
         write_artifacts(&sub, program, sources, &BuildOptions::default())?;
         for s in ["cgroups.sh", "tunnels.sh", "tuning.sh", "apply.sh"] {
             let f = sub.join(s);
-            sh(&format!("sh -n '{0}' && shellcheck -s sh '{0}'", f.display()), &[])?;
+            sh(
+                &format!("sh -n '{0}' && shellcheck -s sh '{0}'", f.display()),
+                &[],
+            )?;
             n += 1;
         }
     }

@@ -49,13 +49,20 @@ fn rule_matches(program: &Program, m: &pol_lang::ir::Match, p: &Packet) -> bool 
         return false;
     }
     if let Some(svc) = &m.service {
-        let Some(ports) = svc.protos.get(&p.proto) else { return false };
+        let Some(ports) = svc.protos.get(&p.proto) else {
+            return false;
+        };
         let v4 = matches!(p.daddr, Addr::V4(_));
         if (p.proto == PROTO_ICMP && !v4) || (p.proto == PROTO_ICMPV6 && v4) {
             return false;
         }
         let ported = matches!(p.proto, 6 | 17 | 132 | 33 | 136);
-        if ported && !ports.ranges().iter().any(|&(lo, hi)| lo <= p.dport && p.dport <= hi) {
+        if ported
+            && !ports
+                .ranges()
+                .iter()
+                .any(|&(lo, hi)| lo <= p.dport && p.dport <= hi)
+        {
             return false;
         }
     }
@@ -73,8 +80,14 @@ pub fn evaluate(program: &Program, policy: &Policy, p: &Packet) -> (Option<usize
         .rules
         .iter()
         .position(|r| rule_matches(program, &r.matches, p))
-        .map_or((None, policy.default), |i| (Some(i), policy.rules[i].verdict));
+        .map_or((None, policy.default), |i| {
+            (Some(i), policy.rules[i].verdict)
+        });
     // Cross-check with the IR's own implementation.
-    assert_eq!(mine, policy.evaluate(program, p), "reference evaluator disagrees with Policy::evaluate on {p:?}");
+    assert_eq!(
+        mine,
+        policy.evaluate(program, p),
+        "reference evaluator disagrees with Policy::evaluate on {p:?}"
+    );
     mine
 }

@@ -2,7 +2,9 @@
 //! ones for the benchmark. Deterministic for a seed.
 
 use pol_lang::ast::{Hook, Verdict};
-use pol_lang::ir::{CgroupPath, ClassId, Group, GroupId, Log, Match, Policy, PolicyId, Program, Rule, Selector};
+use pol_lang::ir::{
+    CgroupPath, ClassId, Group, GroupId, Log, Match, Policy, PolicyId, Program, Rule, Selector,
+};
 use pol_lang::sets::service::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 use pol_lang::sets::{AddrSet, IntervalSet, ServiceSet};
 use pol_lang::span::{FileId, SourceMap, Span};
@@ -41,7 +43,10 @@ pub struct Builder {
 
 impl Builder {
     pub fn new() -> Builder {
-        Builder { program: Program::default(), text: String::new() }
+        Builder {
+            program: Program::default(),
+            text: String::new(),
+        }
     }
 
     /// A new source line; its span.
@@ -61,7 +66,12 @@ impl Builder {
                 self.program.cgroups.insert(p);
             }
         }
-        self.program.groups.push(Group { id, name: name.to_string(), selectors, span });
+        self.program.groups.push(Group {
+            id,
+            name: name.to_string(),
+            selectors,
+            span,
+        });
         id
     }
 
@@ -69,14 +79,30 @@ impl Builder {
         let span = self.line(&format!("policy {name} {{"));
         let default_span = self.line(&format!("  default {}", default.as_str()));
         let id = PolicyId(self.program.policies.len() as u32);
-        self.program.policies.push(Policy { id, name: name.into(), hook, default, default_span, rules: Vec::new(), span });
+        self.program.policies.push(Policy {
+            id,
+            name: name.into(),
+            hook,
+            default,
+            default_span,
+            rules: Vec::new(),
+            span,
+        });
         id.index()
     }
 
     pub fn rule(&mut self, policy: usize, verdict: Verdict, matches: Match) -> &mut Rule {
         let span = self.line(&format!("  {} …", verdict.as_str()));
         let rules = &mut self.program.policies[policy].rules;
-        rules.push(Rule { verdict, matches, log: None, counter: false, comment: None, span, origins: Vec::new() });
+        rules.push(Rule {
+            verdict,
+            matches,
+            log: None,
+            counter: false,
+            comment: None,
+            span,
+            origins: Vec::new(),
+        });
         let last = rules.len() - 1;
         &mut rules[last]
     }
@@ -113,22 +139,53 @@ pub fn udp(lo: u16, hi: u16) -> ServiceSet {
 /// The addresses the kernel test's probes are sent to (routed out of the
 /// veth) and come from.
 pub const PROBE_V4: [&str; 4] = ["198.18.0.1", "198.18.0.77", "198.18.1.5", "198.19.255.1"];
-pub const PROBE_V6: [&str; 4] = ["2001:db8:100::1", "2001:db8:100::4d", "2001:db8:101::5", "2001:db8:1ff::1"];
+pub const PROBE_V6: [&str; 4] = [
+    "2001:db8:100::1",
+    "2001:db8:100::4d",
+    "2001:db8:101::5",
+    "2001:db8:1ff::1",
+];
 pub const SRC_V4: &str = "192.0.2.1";
 pub const SRC_V6: &str = "2001:db8:f::1";
 /// Probe services: (protocol, destination port).
-pub const PROBE_SERVICES_V4: [(u8, u16); 6] = [(PROTO_TCP, 80), (PROTO_TCP, 443), (PROTO_TCP, 8080), (PROTO_UDP, 53), (PROTO_UDP, 5005), (PROTO_ICMP, 0)];
-pub const PROBE_SERVICES_V6: [(u8, u16); 6] = [(PROTO_TCP, 80), (PROTO_TCP, 443), (PROTO_TCP, 8080), (PROTO_UDP, 53), (PROTO_UDP, 5005), (PROTO_ICMPV6, 0)];
+pub const PROBE_SERVICES_V4: [(u8, u16); 6] = [
+    (PROTO_TCP, 80),
+    (PROTO_TCP, 443),
+    (PROTO_TCP, 8080),
+    (PROTO_UDP, 53),
+    (PROTO_UDP, 5005),
+    (PROTO_ICMP, 0),
+];
+pub const PROBE_SERVICES_V6: [(u8, u16); 6] = [
+    (PROTO_TCP, 80),
+    (PROTO_TCP, 443),
+    (PROTO_TCP, 8080),
+    (PROTO_UDP, 53),
+    (PROTO_UDP, 5005),
+    (PROTO_ICMPV6, 0),
+];
 pub const CLASS_1: u32 = 0x0010_0001;
 pub const CLASS_2: u32 = 0x0010_0002;
 
 /// Text that tries to break out of every quoting context.
-pub const HOSTILE: [&str; 5] = ["it's \"quoted\" $(id) `id`; rm -rf /", "line1\nline2\ttab", "${HOME} $x \\ back", "#no-comment ; }", "é ü 漢字 ✓"];
+pub const HOSTILE: [&str; 5] = [
+    "it's \"quoted\" $(id) `id`; rm -rf /",
+    "line1\nline2\ttab",
+    "${HOME} $x \\ back",
+    "#no-comment ; }",
+    "é ü 漢字 ✓",
+];
 
 fn random_addrs(rng: &mut Rng) -> AddrSet {
     let mut s = AddrSet::empty();
-    let v4_choices: [(&str, u8); 6] =
-        [("198.18.0.1", 32), ("198.18.0.0", 24), ("198.18.1.5", 32), ("198.19.0.0", 16), ("198.18.0.77", 32), ("198.18.0.64", 26)];
+    let v4_choices: [(&str, u8); 6] = [
+        ("198.18.0.1", 32),
+        ("198.18.0.0", 24),
+        ("198.18.1.5", 32),
+        ("198.19.0.0", 16),
+        ("198.18.0.77", 32),
+        ("198.18.0.64", 26),
+    ];
     let v6_choices: [(&str, u8); 6] = [
         ("2001:db8:100::1", 128),
         ("2001:db8:100::", 64),
@@ -139,11 +196,24 @@ fn random_addrs(rng: &mut Rng) -> AddrSet {
     ];
     match rng.below(10) {
         0 | 1 => return AddrSet::any(),
-        2 => return AddrSet { v4: IntervalSet::full(), v6: IntervalSet::empty() },
-        3 => return AddrSet { v4: IntervalSet::empty(), v6: IntervalSet::full() },
+        2 => {
+            return AddrSet {
+                v4: IntervalSet::full(),
+                v6: IntervalSet::empty(),
+            }
+        }
+        3 => {
+            return AddrSet {
+                v4: IntervalSet::empty(),
+                v6: IntervalSet::full(),
+            }
+        }
         4 => {
             // A range across prefixes.
-            s = s.union(&AddrSet::v4_range(Ipv4Addr::new(198, 18, 0, 50), Ipv4Addr::new(198, 18, 1, 10)));
+            s = s.union(&AddrSet::v4_range(
+                Ipv4Addr::new(198, 18, 0, 50),
+                Ipv4Addr::new(198, 18, 1, 10),
+            ));
         }
         _ => {}
     }
@@ -192,12 +262,22 @@ pub fn kernel_policy(seed: u64, prefix: &str) -> (Program, SourceMap) {
         b.group("c", vec![cg(&format!("{prefix}/c"))]),
         b.group("k1", vec![Selector::Classid(ClassId(CLASS_1))]),
         b.group("k2", vec![Selector::Classid(ClassId(CLASS_2))]),
-        b.group("mix", vec![cg(&format!("{prefix}/c")), Selector::Classid(ClassId(CLASS_1))]),
+        b.group(
+            "mix",
+            vec![
+                cg(&format!("{prefix}/c")),
+                Selector::Classid(ClassId(CLASS_1)),
+            ],
+        ),
         b.group("root", vec![Selector::Uid(0)]),
         b.group("nobody", vec![Selector::Uid(65534), Selector::Gid(65534)]),
     ];
     let verdicts = [Verdict::Allow, Verdict::Drop, Verdict::Reject];
-    let p = b.policy(&format!("egress-{seed}"), Hook::Output, *rng.pick(&verdicts));
+    let p = b.policy(
+        &format!("egress-{seed}"),
+        Hook::Output,
+        *rng.pick(&verdicts),
+    );
     // Sometimes a run of single-cgroup rules, to exercise verdict-map dispatch.
     let n = 1 + rng.below(20);
     for _ in 0..n {
@@ -221,9 +301,25 @@ pub fn kernel_policy(seed: u64, prefix: &str) -> (Program, SourceMap) {
         let to = random_addrs(&mut rng);
         let service = random_service(&mut rng);
         let verdict = *rng.pick(&verdicts);
-        let r = b.rule(p, verdict, Match { groups: gs, from, to, service, via: None });
+        let r = b.rule(
+            p,
+            verdict,
+            Match {
+                groups: gs,
+                from,
+                to,
+                service,
+                via: None,
+            },
+        );
         if rng.chance(15) {
-            r.log = Some(Log { prefix: if rng.chance(70) { Some(rng_hostile(seed, 0).to_string()) } else { None } });
+            r.log = Some(Log {
+                prefix: if rng.chance(70) {
+                    Some(rng_hostile(seed, 0).to_string())
+                } else {
+                    None
+                },
+            });
         }
         r.counter = rng.chance(20);
         if rng.chance(15) {
@@ -244,28 +340,58 @@ pub fn bench_policy(n: usize, seed: u64) -> (Program, SourceMap) {
     let mut rng = Rng::new(seed);
     let mut b = Builder::new();
     let ngroups = (n / 10).max(1);
-    let groups: Vec<GroupId> = (0..ngroups).map(|i| b.group(&format!("app{i}"), vec![cg(&format!("apps.slice/app{i}.service"))])).collect();
+    let groups: Vec<GroupId> = (0..ngroups)
+        .map(|i| {
+            b.group(
+                &format!("app{i}"),
+                vec![cg(&format!("apps.slice/app{i}.service"))],
+            )
+        })
+        .collect();
     let p = b.policy("egress", Hook::Output, Verdict::Drop);
-    let services = [tcp(443, 443), tcp(80, 80).union(&tcp(443, 443)), udp(53, 53), tcp(5432, 5432), tcp(8000, 8999)];
+    let services = [
+        tcp(443, 443),
+        tcp(80, 80).union(&tcp(443, 443)),
+        udp(53, 53),
+        tcp(5432, 5432),
+        tcp(8000, 8999),
+    ];
     let mut nets: Vec<AddrSet> = Vec::new();
     for i in 0..200u32 {
         let a = Ipv4Addr::from(0x0a00_0000 | (i << 12));
         let mut s = AddrSet::v4_prefix(a, 20);
         if i % 3 == 0 {
-            s = s.union(&AddrSet::v6_prefix(Ipv6Addr::from((0x2001_0db8_u128 << 96) | ((i as u128) << 64)), 64));
+            s = s.union(&AddrSet::v6_prefix(
+                Ipv6Addr::from((0x2001_0db8_u128 << 96) | ((i as u128) << 64)),
+                64,
+            ));
         }
         nets.push(s);
     }
     for i in 0..n {
         let g = groups[(i * ngroups) / n];
-        let verdict = if rng.chance(90) { Verdict::Allow } else { Verdict::Reject };
+        let verdict = if rng.chance(90) {
+            Verdict::Allow
+        } else {
+            Verdict::Reject
+        };
         let to = if rng.chance(50) {
             rng.pick(&nets).clone()
         } else {
             let h = rng.next() as u32;
             AddrSet::v4_prefix(Ipv4Addr::from(0xc612_0000 | (h & 0xffff)), 32)
         };
-        b.rule(p, verdict, Match { groups: Some(vec![g]), from: AddrSet::any(), to, service: Some(rng.pick(&services).clone()), via: None });
+        b.rule(
+            p,
+            verdict,
+            Match {
+                groups: Some(vec![g]),
+                from: AddrSet::any(),
+                to,
+                service: Some(rng.pick(&services).clone()),
+                via: None,
+            },
+        );
     }
     b.finish("bench.pol")
 }

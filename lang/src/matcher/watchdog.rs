@@ -2,7 +2,8 @@
 //! call, that sleeps until the armed call's deadline and then increments the
 //! engine's epoch, which makes the running store (deadline: one tick) trap
 //! with `Interrupt`. Arming and disarming happen under one lock, so a tick is
-//! only ever sent while the call it was armed for is still running. The
+//! only ever sent while the call it was armed for is still running. Calls
+//! that finish in time cost two lock operations, not thread wake-ups. The
 //! thread is stopped and joined when the `Sandbox` is dropped.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -14,6 +15,8 @@ use wasmtime::Engine;
 struct State {
     /// The call being watched: its id and its deadline.
     armed: Option<(u64, Instant)>,
+    /// When the thread will wake by itself (`None`: only when notified).
+    sleeping_until: Option<Instant>,
     next_id: u64,
     shutdown: bool,
 }
@@ -59,8 +62,14 @@ impl Watchdog {
             .checked_add(timeout)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         st.armed = Some((id, deadline));
+        // Wake the thread only if it would otherwise sleep past this deadline:
+        // with one timeout for every call it wakes about once per timeout,
+        // not twice per call.
+        let wake = st.sleeping_until.is_none_or(|t| t > deadline);
         drop(st);
-        self.shared.1.notify_all();
+        if wake {
+            self.shared.1.notify_all();
+        }
         Armed {
             shared: Arc::clone(&self.shared),
             id,
@@ -74,8 +83,8 @@ impl Drop for Armed {
         if st.armed.is_some_and(|(id, _)| id == self.id) {
             st.armed = None;
         }
-        drop(st);
-        self.shared.1.notify_all();
+        // No wake-up: the thread finds nothing armed (or a later deadline)
+        // when its sleep ends.
     }
 }
 
@@ -97,7 +106,10 @@ fn run(shared: &Shared, engine: &Engine) {
             return;
         }
         st = match st.armed {
-            None => shared.1.wait(st).unwrap_or_else(|e| e.into_inner()),
+            None => {
+                st.sleeping_until = None;
+                shared.1.wait(st).unwrap_or_else(|e| e.into_inner())
+            }
             Some((_, deadline)) => {
                 let now = Instant::now();
                 if now >= deadline {
@@ -105,6 +117,7 @@ fn run(shared: &Shared, engine: &Engine) {
                     st.armed = None;
                     st
                 } else {
+                    st.sleeping_until = Some(deadline);
                     shared
                         .1
                         .wait_timeout(st, deadline - now)

@@ -132,34 +132,44 @@ impl Resolver<'_> {
         self.matchers.sandbox.as_mut().ok_or_else(|| Box::new(Diagnostic::without_span(codes::MATCHER_TRAP, "polc", "the matcher sandbox is unavailable")))
     }
 
+    /// The defaults, with the item's overrides (each at most once, within
+    /// the sandbox's ceiling), lowered by the command line's cap.
     fn matcher_limits(&mut self, m: &ast::MatcherDef) -> Option<Limits> {
-        let mut l = Limits::default();
         let mut seen: HashMap<&'static str, crate::span::Span> = HashMap::new();
+        let (mut fuel, mut memory, mut timeout) = (None, None, None);
         let mut ok = true;
         for lim in &m.limits {
-            let (name, value) = match lim.node {
-                MatcherLimit::Fuel(v) => ("fuel", v),
-                MatcherLimit::Memory(v) => ("memory", v),
-                MatcherLimit::TimeoutMs(v) => ("timeout", v),
+            let (name, slot, value) = match lim.node {
+                MatcherLimit::Fuel(v) => ("fuel", &mut fuel, v),
+                MatcherLimit::Memory(v) => ("memory", &mut memory, v),
+                MatcherLimit::TimeoutMs(v) => ("timeout", &mut timeout, v),
             };
-            if let Some(first) = seen.get(name) {
-                self.twice(lim.span, *first, name);
+            if let Some(first) = seen.get(name).copied() {
+                self.twice(lim.span, first, name);
                 ok = false;
                 continue;
             }
             seen.insert(name, lim.span);
-            if value == 0 {
-                self.err(Diagnostic::new(codes::MATCHER_LIMIT, lim.span, format!("matcher `{name}` limit cannot be zero")).with_label("the matcher could never run"));
+            *slot = Some(value);
+            // Check each override alone, so the error points at its statement.
+            let one = match lim.node {
+                MatcherLimit::Fuel(v) => Limits::default().with_overrides(Some(v), None, None),
+                MatcherLimit::Memory(v) => Limits::default().with_overrides(None, Some(v), None),
+                MatcherLimit::TimeoutMs(v) => Limits::default().with_overrides(None, None, Some(v)),
+            };
+            if let Err(e) = one {
+                let mut d = Diagnostic::new(codes::MATCHER_LIMIT, lim.span, e.message);
+                for n in e.notes {
+                    d = d.with_note(n);
+                }
+                self.err(d);
                 ok = false;
-                continue;
-            }
-            match lim.node {
-                MatcherLimit::Fuel(v) => l.fuel = v,
-                MatcherLimit::Memory(v) => l.memory_bytes = v,
-                MatcherLimit::TimeoutMs(v) => l.timeout_ms = v,
             }
         }
-        ok.then(|| l.capped(&self.matchers.opts.cap))
+        if !ok {
+            return None;
+        }
+        Limits::default().with_overrides(fuel, memory, timeout).ok().map(|l| l.capped(&self.matchers.opts.cap))
     }
 
     /// Run a call and return its output text; `None` after a diagnostic.

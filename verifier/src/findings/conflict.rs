@@ -48,7 +48,7 @@ pub fn check(
         if conflicts.len() > MAX_RELATED {
             d = d.with_note(format!("and {} more earlier rules", conflicts.len() - MAX_RELATED));
         }
-        match ctx.smt.check(&[&ctx.rule(i), &ctx.rule(first)]) {
+        match ctx.smt.check("conflict witness", &[&ctx.rule(i), &ctx.rule(first)]) {
             Outcome::Sat(p) => {
                 let prefer = rule.matches.groups.clone().unwrap_or_default();
                 let (_, _, w) = witness::evaluate(ctx.program, ctx.policy, &p, &prefer);

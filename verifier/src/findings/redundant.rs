@@ -35,7 +35,7 @@ pub fn check_later(
         let changed = ctx.chain(later, |w| w == v, default_same).not();
         let mut q: Vec<&Bool> = vec![&mi, &changed];
         q.extend(negs.iter());
-        match ctx.smt.check(&q) {
+        match ctx.smt.check("redundant later", &q) {
             Outcome::Unsat => true,
             Outcome::Sat(_) => false,
             Outcome::Unknown(r) => {

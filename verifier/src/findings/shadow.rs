@@ -32,7 +32,7 @@ pub fn check(ctx: &PolicyCtx, sources: &SourceMap, i: usize, earlier: &[usize], 
         let negs: Vec<Bool> = earlier.iter().map(|&j| ctx.rule(j).not()).collect();
         let mut q: Vec<&Bool> = vec![&mi];
         q.extend(negs.iter());
-        match ctx.smt.check(&q) {
+        match ctx.smt.check("reachable", &q) {
             Outcome::Sat(_) => return Status::Reachable,
             Outcome::Unsat => {}
             Outcome::Unknown(r) => {
@@ -41,29 +41,39 @@ pub fn check(ctx: &PolicyCtx, sources: &SourceMap, i: usize, earlier: &[usize], 
             }
         }
     }
-    // Unreachable. Does some packet get another verdict?
+    // Unreachable: which earlier rules decide its packets, and does some
+    // packet get another verdict?
     let v = ctx.verdict(i);
-    let other: Option<Packet> = if earlier.iter().all(|&j| ctx.verdict(j) == v) {
-        None
-    } else {
-        let mi = ctx.rule(i);
-        let q = if ctx.verdict(earlier[0]) != v {
-            // Packets of M_i ∩ M_first reach nothing before `first`.
-            ctx.rule(earlier[0])
-        } else {
-            ctx.chain(earlier, |w| w == v, true).not()
+    let (deciders, complete) = match deciding_rules(ctx, i, earlier) {
+        Ok(x) => x,
+        Err(r) => {
+            out.push(unknown(ctx, sources, i, "which earlier rules decide the rule's packets", &r));
+            return Status::Unknown;
+        }
+    };
+    let mut other: Option<Packet> = None;
+    if let Some((j, p)) = deciders.iter().find(|(j, _)| ctx.verdict(*j) != v) {
+        other = match p {
+            Some(p) => Some(p.clone()),
+            // The only decider: any packet of the rule shows it.
+            None => match ctx.smt.check("another verdict", &[&ctx.rule(i), &ctx.rule(*j)]) {
+                Outcome::Sat(p) => Some(p),
+                _ => None,
+            },
         };
-        match ctx.smt.check(&[&mi, &q]) {
-            Outcome::Sat(p) => Some(p),
-            Outcome::Unsat => None,
+    } else if !complete && earlier.iter().any(|&j| ctx.verdict(j) != v) {
+        let mi = ctx.rule(i);
+        let q = ctx.chain(earlier, |w| w == v, true).not();
+        match ctx.smt.check("another verdict", &[&mi, &q]) {
+            Outcome::Sat(p) => other = Some(p),
+            Outcome::Unsat => {}
             Outcome::Unknown(r) => {
                 out.push(unknown(ctx, sources, i, "whether earlier rules give the rule's packets another verdict", &r));
                 return Status::Unknown;
             }
         }
-    };
+    }
     let rule = &ctx.policy.rules[i];
-    let deciders = deciding_rules(ctx, i, earlier);
     let mut d = match &other {
         Some(_) => Diagnostic::new(
             codes::SHADOWED,
@@ -84,12 +94,14 @@ pub fn check(ctx: &PolicyCtx, sources: &SourceMap, i: usize, earlier: &[usize], 
     if deciders.len() > 1 {
         d = d.with_note(format!("covered by {} earlier rules together", deciders.len()));
     }
-    for &(j, exact) in deciders.iter().take(MAX_RELATED) {
-        let msg = if exact { "decided here" } else { "overlaps here" };
-        d = d.with_related(ctx.policy.rules[j].span, format!("{msg} (`{}`)", ctx.verdict(j).as_str()));
+    for (j, _) in deciders.iter().take(MAX_RELATED) {
+        d = d.with_related(ctx.policy.rules[*j].span, format!("decided here (`{}`)", ctx.verdict(*j).as_str()));
     }
     if deciders.len() > MAX_RELATED {
         d = d.with_note(format!("and {} more earlier rules", deciders.len() - MAX_RELATED));
+    }
+    if !complete {
+        d = d.with_note(format!("the first {} deciding rules are listed", deciders.len()));
     }
     if let Some(p) = other {
         let prefer = rule.matches.groups.clone().unwrap_or_default();
@@ -105,32 +117,48 @@ pub fn check(ctx: &PolicyCtx, sources: &SourceMap, i: usize, earlier: &[usize], 
     Status::Unreachable
 }
 
-/// The earlier rules that decide some packet of rule `i`, with `true` when
-/// that was checked exactly (up to 32 queries; beyond, overlapping rules are
-/// listed with `false`).
-fn deciding_rules(ctx: &PolicyCtx, i: usize, earlier: &[usize]) -> Vec<(usize, bool)> {
-    if earlier.len() == 1 {
-        return vec![(earlier[0], true)];
-    }
-    if earlier.len() > 32 {
-        return earlier.iter().map(|&j| (j, false)).collect();
+/// Most deciding rules enumerated for one unreachable rule.
+pub const MAX_DECIDERS: usize = 32;
+
+/// The earlier rules that decide some packet of (unreachable) rule `i`, in
+/// order, each with a packet it decides (`None` when it is the only one and
+/// contains the rule: no query needed), and whether the list is complete.
+///
+/// Rules after the first earlier rule that contains `i` cannot decide any
+/// of its packets; when that is `earlier[0]` it alone decides. Otherwise
+/// the deciders are enumerated with the first-match index chain:
+/// `M_i ∧ idx ∉ {found}` until unsatisfiable (one query per decider).
+fn deciding_rules(ctx: &PolicyCtx, i: usize, earlier: &[usize]) -> Result<(Vec<(usize, Option<Packet>)>, bool), String> {
+    let me = &ctx.summaries[i];
+    let upto = earlier.iter().position(|&j| me.is_subset(&ctx.summaries[j])).map_or(earlier.len(), |k| k + 1);
+    let cand = &earlier[..upto];
+    if cand.len() == 1 {
+        return Ok((vec![(cand[0], None)], true));
     }
     let mi = ctx.rule(i);
-    let mut out = Vec::new();
-    let mut negs: Vec<Bool> = Vec::new();
-    for (k, &j) in earlier.iter().enumerate() {
-        let mj = ctx.rule(j);
-        let decides = if k == 0 {
-            true
-        } else {
-            let mut q: Vec<&Bool> = vec![&mi, &mj];
-            q.extend(negs.iter());
-            !matches!(ctx.smt.check(&q), Outcome::Unsat)
-        };
-        if decides {
-            out.push((j, true));
+    let idx = ctx.index_chain(cand);
+    let mut blocks: Vec<Bool> = Vec::new();
+    let mut found: Vec<(usize, Option<Packet>)> = Vec::new();
+    while found.len() < MAX_DECIDERS {
+        let mut q: Vec<&Bool> = vec![&mi];
+        q.extend(blocks.iter());
+        match ctx.smt.check("deciding rules", &q) {
+            Outcome::Unsat => {
+                found.sort_by_key(|(j, _)| *j);
+                return Ok((found, true));
+            }
+            Outcome::Unknown(r) => return Err(r),
+            Outcome::Sat(p) => {
+                let (by, _) = ctx.policy.evaluate(ctx.program, &p);
+                // INVARIANT: the rule is unreachable, so an earlier rule decides p.
+                let Some(j) = by.filter(|j| *j < i) else {
+                    return Err("a decoded packet reaches the rule (model and evaluator disagree)".into());
+                };
+                blocks.push(idx.eq(z3::ast::BV::from_u64(j as u64, 32)).not());
+                found.push((j, Some(p)));
+            }
         }
-        negs.push(mj.not());
     }
-    out
+    found.sort_by_key(|(j, _)| *j);
+    Ok((found, false))
 }

@@ -40,7 +40,7 @@ pub fn check_via(ctx: &PolicyCtx, sources: &SourceMap, out: &mut Vec<Diagnostic>
         .with_related(tunnel.routes_span, format!("routes of `{}`", tunnel.name))
         .with_policy(&ctx.policy.name)
         .with_help(format!("narrow `to` to the routes of `{}`, or add the missing routes", tunnel.name));
-        match ctx.smt.check(&[&f, &outside]) {
+        match ctx.smt.check("via routes", &[&f, &outside]) {
             Outcome::Sat(p) => {
                 let prefer = rule.matches.groups.clone().unwrap_or_default();
                 let (_, _, w) = witness::evaluate(ctx.program, ctx.policy, &p, &prefer);
@@ -81,7 +81,7 @@ pub fn check_ike(ctx: &PolicyCtx, sources: &SourceMap, out: &mut Vec<Diagnostic>
         }
         let f = ctx.encoder().matches(&ike);
         let blocked = ctx.chain(&rules, |v| v == Verdict::Allow, default_allows).not();
-        let p = match ctx.smt.check(&[&f, &blocked]) {
+        let p = match ctx.smt.check("ike", &[&f, &blocked]) {
             Outcome::Unsat => continue,
             Outcome::Sat(p) => p,
             Outcome::Unknown(r) => {
