@@ -55,7 +55,7 @@ fn check_fixture_with(path: &Path, extra: &[&str]) {
 
 #[test]
 fn frontend_fixtures() {
-    insta::glob!("fixtures/frontend/*.pol", |path| check_fixture(path));
+    insta::glob!("fixtures/frontend/*.pol", check_fixture);
 }
 
 #[test]

@@ -42,8 +42,14 @@ pub fn run(args: Args) -> u8 {
     let new = pol_lang::compile(&args.new, &opts);
     let (Some(po), Some(pn)) = (&old.program, &new.program) else {
         for c in [&old, &new] {
-            let parts = [Part { diags: &c.diagnostics, sources: &c.sources }];
-            eprint!("{}", report::render(&parts, Format::Human, report::use_color()));
+            let parts = [Part {
+                diags: &c.diagnostics,
+                sources: &c.sources,
+            }];
+            eprint!(
+                "{}",
+                report::render(&parts, Format::Human, report::use_color())
+            );
         }
         return 2;
     };
@@ -58,7 +64,10 @@ pub fn run(args: Args) -> u8 {
     let report = pol_verifier::diff((po, &old.sources), (pn, &new.sources), &args.policy, &vopts);
     match args.format {
         OutFormat::Human => print!("{}", report.human()),
-        OutFormat::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into())),
+        OutFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into())
+        ),
     }
     u8::from(report.changed())
 }

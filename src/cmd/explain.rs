@@ -39,10 +39,17 @@ pub struct Args {
 
 pub fn run(args: Args) -> u8 {
     let text = args.packet.join(" ");
-    let (compilation, packets) = pol_lang::compile_with_packet(&args.file, &compile_options(&args.compile), &text);
+    let (compilation, packets) =
+        pol_lang::compile_with_packet(&args.file, &compile_options(&args.compile), &text);
     let (Some(program), Some(packets)) = (&compilation.program, packets) else {
-        let parts = [Part { diags: &compilation.diagnostics, sources: &compilation.sources }];
-        eprint!("{}", report::render(&parts, Format::Human, report::use_color()));
+        let parts = [Part {
+            diags: &compilation.diagnostics,
+            sources: &compilation.sources,
+        }];
+        eprint!(
+            "{}",
+            report::render(&parts, Format::Human, report::use_color())
+        );
         return 1;
     };
     let policy = match (&args.policy, program.policies.len()) {
@@ -61,17 +68,29 @@ pub fn run(args: Args) -> u8 {
         }
         (None, _) => {
             let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
-            eprintln!("error: several policies; choose one with --policy ({})", names.join(", "));
+            eprintln!(
+                "error: several policies; choose one with --policy ({})",
+                names.join(", ")
+            );
             return 2;
         }
     };
     let id = PolicyId(u32::try_from(policy).unwrap_or(0));
-    match pol_verifier::explain(program, &compilation.sources, id, &packets, &args.solver.options()) {
+    match pol_verifier::explain(
+        program,
+        &compilation.sources,
+        id,
+        &packets,
+        &args.solver.options(),
+    ) {
         Some(e) => {
             match args.format {
                 OutFormat::Human => print!("{}", e.human()),
                 OutFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&e).unwrap_or_else(|_| "{}".into()))
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&e).unwrap_or_else(|_| "{}".into())
+                    )
                 }
             }
             0

@@ -26,14 +26,28 @@ pub fn run(args: Args) -> u8 {
     let mut diags = compilation.diagnostics.clone();
     let mut summary = None;
     if let Some(program) = &compilation.program {
-        let results = pol_verifier::run_tests(program, &compilation.sources, &args.solver.options());
-        let failed = results.iter().filter(|d| d.severity == Severity::Error).count();
-        summary = Some(format!("{} expectations, {} failed", pol_verifier::count_expects(program), failed));
+        let results =
+            pol_verifier::run_tests(program, &compilation.sources, &args.solver.options());
+        let failed = results
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        summary = Some(format!(
+            "{} expectations, {} failed",
+            pol_verifier::count_expects(program),
+            failed
+        ));
         diags.extend(results);
         diags.sort_dedup();
     }
-    let parts = [Part { diags: &diags, sources: &compilation.sources }];
-    print!("{}", report::render(&parts, args.format, report::use_color()));
+    let parts = [Part {
+        diags: &diags,
+        sources: &compilation.sources,
+    }];
+    print!(
+        "{}",
+        report::render(&parts, args.format, report::use_color())
+    );
     if let (Some(s), Format::Human) = (summary, args.format) {
         println!("{s}");
     }

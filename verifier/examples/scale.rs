@@ -31,8 +31,24 @@ impl Rng {
 }
 
 const PORTS: &[&str] = &[
-    "tcp 443", "tcp 80", "tcp 22", "tcp 25", "tcp 587", "tcp 993", "tcp 5432", "tcp 3306", "tcp 6379",
-    "tcp 8000-8999", "tcp 9000-9100", "udp 53", "udp 123", "udp 443", "tcp 1-1023", "icmp", "icmpv6", "udp 5000-5100",
+    "tcp 443",
+    "tcp 80",
+    "tcp 22",
+    "tcp 25",
+    "tcp 587",
+    "tcp 993",
+    "tcp 5432",
+    "tcp 3306",
+    "tcp 6379",
+    "tcp 8000-8999",
+    "tcp 9000-9100",
+    "udp 53",
+    "udp 123",
+    "udp 443",
+    "tcp 1-1023",
+    "icmp",
+    "icmpv6",
+    "udp 5000-5100",
 ];
 
 fn dst(r: &mut Rng) -> String {
@@ -55,7 +71,11 @@ fn gen(n: usize, seed: u64) -> String {
             0 => writeln!(s, "group g{g} {{ cgroup \"apps.slice/team{team}.slice\" }}").unwrap(),
             7 => writeln!(s, "group g{g} {{ classid 10:{:x} }}", 1 + g).unwrap(),
             8 => writeln!(s, "group g{g} {{ uid {} }}", 1000 + g).unwrap(),
-            _ => writeln!(s, "group g{g} {{ cgroup \"apps.slice/team{team}.slice/app{g}.service\" }}").unwrap(),
+            _ => writeln!(
+                s,
+                "group g{g} {{ cgroup \"apps.slice/team{team}.slice/app{g}.service\" }}"
+            )
+            .unwrap(),
         }
     }
     writeln!(s, "\npolicy egress {{\n    hook output\n    default drop\n").unwrap();
@@ -117,10 +137,14 @@ fn main() {
         }
         Some("run") => {
             let t0 = Instant::now();
-            let c = pol_lang::compile(std::path::Path::new(&args[2]), &pol_lang::CompileOptions::default());
+            let c = pol_lang::compile(
+                std::path::Path::new(&args[2]),
+                &pol_lang::CompileOptions::default(),
+            );
             let t1 = Instant::now();
             let program = c.program.expect("the generated file compiles");
-            let diags = pol_verifier::verify(&program, &c.sources, &pol_verifier::Options::default());
+            let diags =
+                pol_verifier::verify(&program, &c.sources, &pol_verifier::Options::default());
             let t2 = Instant::now();
             let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
             for d in &diags {

@@ -21,15 +21,29 @@ pub struct PolicyCtx<'a> {
 
 impl<'a> PolicyCtx<'a> {
     pub fn new(program: &'a Program, policy: &'a Policy, smt: &'a Smt) -> PolicyCtx<'a> {
-        let summaries: Vec<Summary> =
-            policy.rules.iter().map(|r| Summary::of(&r.matches, program, &smt.cgroups)).collect();
+        let summaries: Vec<Summary> = policy
+            .rules
+            .iter()
+            .map(|r| Summary::of(&r.matches, program, &smt.cgroups))
+            .collect();
         let index = RefCell::new(OverlapIndex::new(&summaries));
         let formulas = RefCell::new(vec![None; policy.rules.len()]);
-        PolicyCtx { program, policy, smt, summaries, index, formulas }
+        PolicyCtx {
+            program,
+            policy,
+            smt,
+            summaries,
+            index,
+            formulas,
+        }
     }
 
     pub fn encoder(&self) -> Encoder<'_> {
-        Encoder { vars: &self.smt.vars, cgroups: &self.smt.cgroups, program: self.program }
+        Encoder {
+            vars: &self.smt.vars,
+            cgroups: &self.smt.cgroups,
+            program: self.program,
+        }
     }
 
     /// The formula of rule `i` (cached).

@@ -86,9 +86,17 @@ impl DiffReport {
     }
 }
 
-fn side(policy: &Policy, sources: &SourceMap, by: Option<usize>, v: pol_lang::ast::Verdict) -> Side {
+fn side(
+    policy: &Policy,
+    sources: &SourceMap,
+    by: Option<usize>,
+    v: pol_lang::ast::Verdict,
+) -> Side {
     let (span, text) = match by {
-        Some(r) => (policy.rules[r].span, rule_text(sources, policy.rules[r].span)),
+        Some(r) => (
+            policy.rules[r].span,
+            rule_text(sources, policy.rules[r].span),
+        ),
         None => (policy.default_span, format!("default {}", v.as_str())),
     };
     Side {
@@ -129,7 +137,10 @@ pub fn diff(
         let mut blocks: Vec<Bool> = Vec::new();
         loop {
             if blocks.len() >= opts.max_diff_regions {
-                report.incomplete.push(format!("policy `{}`: more than {} regions", p.name, opts.max_diff_regions));
+                report.incomplete.push(format!(
+                    "policy `{}`: more than {} regions",
+                    p.name, opts.max_diff_regions
+                ));
                 break;
             }
             let mut q: Vec<&Bool> = vec![&changed];
@@ -138,7 +149,9 @@ pub fn diff(
                 Outcome::Sat(pk) => pk,
                 Outcome::Unsat => break,
                 Outcome::Unknown(r) => {
-                    report.incomplete.push(format!("policy `{}`: solver gave up ({r})", p.name));
+                    report
+                        .incomplete
+                        .push(format!("policy `{}`: solver gave up ({r})", p.name));
                     break;
                 }
             };
@@ -146,11 +159,18 @@ pub fn diff(
             let (bn, vn) = p.evaluate(new.0, &pk);
             let (ao, an) = (bo.unwrap_or(po.rules.len()), bn.unwrap_or(p.rules.len()));
             blocks.push(
-                Bool::and(&[io.eq(BV::from_u64(ao as u64, 32)), inn.eq(BV::from_u64(an as u64, 32))]).not(),
+                Bool::and(&[
+                    io.eq(BV::from_u64(ao as u64, 32)),
+                    inn.eq(BV::from_u64(an as u64, 32)),
+                ])
+                .not(),
             );
             if vo == vn {
                 // The re-check disagrees with the model: never show it.
-                report.incomplete.push(format!("policy `{}`: a witness failed its re-check", p.name));
+                report.incomplete.push(format!(
+                    "policy `{}`: a witness failed its re-check",
+                    p.name
+                ));
                 continue;
             }
             let mut w = witness::make(new.0, &pk, vn, &[]);

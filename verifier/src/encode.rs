@@ -110,7 +110,16 @@ impl Encoder<'_> {
             .map(|(p, ports)| {
                 let is_p = v.proto.eq(BV::from_u64(u64::from(*p), 8));
                 if has_ports(*p) && !ports.is_full() {
-                    Bool::and(&[is_p, in_ranges(ports, &v.dport, u16::MAX, |x| BV::from_u64(u64::from(x), 16), 0)])
+                    Bool::and(&[
+                        is_p,
+                        in_ranges(
+                            ports,
+                            &v.dport,
+                            u16::MAX,
+                            |x| BV::from_u64(u64::from(x), 16),
+                            0,
+                        ),
+                    ])
                 } else {
                     is_p
                 }

@@ -63,19 +63,32 @@ pub struct Skipped {
 pub fn why_not(program: &Program, rule: &Rule, p: &Packet) -> String {
     let m = &rule.matches;
     if let Some(gs) = &m.groups {
-        if !gs.iter().any(|g| p.socket.as_ref().is_some_and(|s| s.in_group(program.group(*g)))) {
+        if !gs.iter().any(|g| {
+            p.socket
+                .as_ref()
+                .is_some_and(|s| s.in_group(program.group(*g)))
+        }) {
             return "the socket is not in its groups".into();
         }
     }
     let test = |mm: Match| mm.matches(program, p);
-    if !test(Match { from: m.from.clone(), ..Match::any() }) {
+    if !test(Match {
+        from: m.from.clone(),
+        ..Match::any()
+    }) {
         return format!("source {} is not in `from`", p.saddr);
     }
-    if !test(Match { to: m.to.clone(), ..Match::any() }) {
+    if !test(Match {
+        to: m.to.clone(),
+        ..Match::any()
+    }) {
         return format!("destination {} is not in `to`", p.daddr);
     }
     if let Some(s) = &m.service {
-        if !test(Match { service: Some(s.clone()), ..Match::any() }) {
+        if !test(Match {
+            service: Some(s.clone()),
+            ..Match::any()
+        }) {
             return if has_ports(p.proto) && s.protos.contains_key(&p.proto) {
                 format!("port {} is not in its service", p.dport)
             } else {
@@ -84,7 +97,10 @@ pub fn why_not(program: &Program, rule: &Rule, p: &Packet) -> String {
         }
     }
     if let Some(t) = m.via {
-        return format!("the packet does not leave through `{}`", program.tunnel(t).name);
+        return format!(
+            "the packet does not leave through `{}`",
+            program.tunnel(t).name
+        );
     }
     "it does not match".into()
 }
@@ -117,7 +133,10 @@ pub fn explain(ctx: &PolicyCtx, sources: &SourceMap, packets: &Match) -> Option<
         let n = by.unwrap_or(ctx.policy.rules.len());
         blocks.push(idx.eq(BV::from_u64(n as u64, 32)).not());
         let (span, text) = match by {
-            Some(r) => (ctx.policy.rules[r].span, rule_text(sources, ctx.policy.rules[r].span)),
+            Some(r) => (
+                ctx.policy.rules[r].span,
+                rule_text(sources, ctx.policy.rules[r].span),
+            ),
             None => (ctx.policy.default_span, format!("default {}", v.as_str())),
         };
         let skipped = rules
@@ -166,10 +185,19 @@ impl Explanation {
             ));
         }
         for c in &self.cases {
-            s.push_str(&format!("policy `{}`: {} by {}:{}: {}\n", self.policy, c.verdict, c.file, c.line, c.text));
-            s.push_str(&format!("  for example: {}\n", pol_lang::diag::render::witness_text(&c.witness)));
+            s.push_str(&format!(
+                "policy `{}`: {} by {}:{}: {}\n",
+                self.policy, c.verdict, c.file, c.line, c.text
+            ));
+            s.push_str(&format!(
+                "  for example: {}\n",
+                pol_lang::diag::render::witness_text(&c.witness)
+            ));
             for k in &c.skipped {
-                s.push_str(&format!("  skips {}:{}: {} ({})\n", k.file, k.line, k.text, k.reason));
+                s.push_str(&format!(
+                    "  skips {}:{}: {} ({})\n",
+                    k.file, k.line, k.text, k.reason
+                ));
             }
         }
         if !self.complete {

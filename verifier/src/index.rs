@@ -39,8 +39,30 @@ pub enum Sockets {
 }
 
 impl Sockets {
+    /// The intersection, when it is again one per-dimension selector set
+    /// (`Any` with anything; two sets using the same single dimension).
+    fn intersect(&self, o: &Sockets) -> Option<Sockets> {
+        match (self, o) {
+            (Sockets::Any, x) | (x, Sockets::Any) => Some(x.clone()),
+            (Sockets::Sel(a), Sockets::Sel(b)) => {
+                let da: Vec<usize> = (0..4).filter(|&i| !a[i].is_empty()).collect();
+                let db: Vec<usize> = (0..4).filter(|&i| !b[i].is_empty()).collect();
+                match (da.as_slice(), db.as_slice()) {
+                    ([x], [y]) if x == y => {
+                        let mut d: [IntervalSet<u32>; 4] = Default::default();
+                        d[*x] = a[*x].intersect(&b[*x]);
+                        Some(Sockets::Sel(d))
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+
     fn of(m: &Match, program: &Program, cg: &CgroupIndex) -> Sockets {
-        let Some(gs) = &m.groups else { return Sockets::Any };
+        let Some(gs) = &m.groups else {
+            return Sockets::Any;
+        };
         let mut dims: [Vec<(u32, u32)>; 4] = Default::default();
         for g in gs {
             for s in &program.group(*g).selectors {
@@ -70,7 +92,8 @@ impl Sockets {
         match (self, o) {
             (Sockets::Any, x) | (x, Sockets::Any) => !x.is_empty(),
             (Sockets::Sel(a), Sockets::Sel(b)) => (0..4).any(|i| {
-                !a[i].is_empty() && (0..4).any(|j| !b[j].is_empty() && (i != j || a[i].overlaps(&b[j])))
+                !a[i].is_empty()
+                    && (0..4).any(|j| !b[j].is_empty() && (i != j || a[i].overlaps(&b[j])))
             }),
         }
     }
@@ -97,30 +120,75 @@ pub struct FamPart {
 }
 
 fn widen(s: &IntervalSet<u32>) -> IntervalSet<u128> {
-    IntervalSet::from_ranges(s.ranges().iter().map(|&(a, b)| (u128::from(a), u128::from(b))))
+    IntervalSet::from_ranges(
+        s.ranges()
+            .iter()
+            .map(|&(a, b)| (u128::from(a), u128::from(b))),
+    )
 }
 
-fn svc_overlaps(a: &Option<BTreeMap<u8, IntervalSet<u16>>>, b: &Option<BTreeMap<u8, IntervalSet<u16>>>) -> bool {
+fn svc_overlaps(
+    a: &Option<BTreeMap<u8, IntervalSet<u16>>>,
+    b: &Option<BTreeMap<u8, IntervalSet<u16>>>,
+) -> bool {
     match (a, b) {
         (None, None) => true,
         (None, Some(m)) | (Some(m), None) => !m.is_empty(),
-        (Some(x), Some(y)) => x.iter().any(|(p, px)| y.get(p).is_some_and(|py| !has_ports(*p) || px.overlaps(py))),
+        (Some(x), Some(y)) => x
+            .iter()
+            .any(|(p, px)| y.get(p).is_some_and(|py| !has_ports(*p) || px.overlaps(py))),
     }
 }
 
-fn svc_subset(a: &Option<BTreeMap<u8, IntervalSet<u16>>>, b: &Option<BTreeMap<u8, IntervalSet<u16>>>, f: Family) -> bool {
+fn svc_subset(
+    a: &Option<BTreeMap<u8, IntervalSet<u16>>>,
+    b: &Option<BTreeMap<u8, IntervalSet<u16>>>,
+    f: Family,
+) -> bool {
     match (a, b) {
         (_, None) => true,
-        (Some(x), Some(y)) => {
-            x.iter().all(|(p, px)| y.get(p).is_some_and(|py| !has_ports(*p) || px.is_subset(py)))
-        }
-        (None, Some(y)) => (0u8..=255).filter(|p| proto_families(*p).contains(&f)).all(|p| {
-            y.get(&p).is_some_and(|py| !has_ports(p) || py.is_full())
+        (Some(x), Some(y)) => x.iter().all(|(p, px)| {
+            y.get(p)
+                .is_some_and(|py| !has_ports(*p) || px.is_subset(py))
         }),
+        (None, Some(y)) => (0u8..=255)
+            .filter(|p| proto_families(*p).contains(&f))
+            .all(|p| y.get(&p).is_some_and(|py| !has_ports(p) || py.is_full())),
+    }
+}
+
+fn svc_intersect(
+    a: &Option<BTreeMap<u8, IntervalSet<u16>>>,
+    b: &Option<BTreeMap<u8, IntervalSet<u16>>>,
+) -> Option<BTreeMap<u8, IntervalSet<u16>>> {
+    match (a, b) {
+        (None, None) => None,
+        (None, Some(m)) | (Some(m), None) => Some(m.clone()),
+        (Some(x), Some(y)) => Some(
+            x.iter()
+                .filter_map(|(p, px)| {
+                    let py = y.get(p)?;
+                    let i = if has_ports(*p) {
+                        px.intersect(py)
+                    } else {
+                        px.clone()
+                    };
+                    (!i.is_empty()).then_some((*p, i))
+                })
+                .collect(),
+        ),
     }
 }
 
 impl FamPart {
+    fn intersect(&self, o: &FamPart) -> Option<FamPart> {
+        let from = self.from.intersect(&o.from);
+        let to = self.to.intersect(&o.to);
+        let svc = svc_intersect(&self.svc, &o.svc);
+        let empty = from.is_empty() || to.is_empty() || svc.as_ref().is_some_and(|s| s.is_empty());
+        (!empty).then_some(FamPart { from, to, svc })
+    }
+
     fn overlaps(&self, o: &FamPart) -> bool {
         self.from.overlaps(&o.from) && self.to.overlaps(&o.to) && svc_overlaps(&self.svc, &o.svc)
     }
@@ -155,14 +223,43 @@ impl Summary {
                 s.protos
                     .iter()
                     .filter(|(p, ports)| proto_families(**p).contains(&f) && !ports.is_empty())
-                    .map(|(p, ports)| (*p, if has_ports(*p) { ports.clone() } else { IntervalSet::full() }))
+                    .map(|(p, ports)| {
+                        (
+                            *p,
+                            if has_ports(*p) {
+                                ports.clone()
+                            } else {
+                                IntervalSet::full()
+                            },
+                        )
+                    })
                     .collect::<BTreeMap<_, _>>()
             });
-            let empty = from.is_empty() || to.is_empty() || svc.as_ref().is_some_and(|s| s.is_empty());
+            let empty =
+                from.is_empty() || to.is_empty() || svc.as_ref().is_some_and(|s| s.is_empty());
             (!empty).then_some(FamPart { from, to, svc })
         });
-        let fams = if sockets.is_empty() { [None, None] } else { fams };
+        let fams = if sockets.is_empty() {
+            [None, None]
+        } else {
+            fams
+        };
         Summary { sockets, fams }
+    }
+
+    /// The exact intersection, when it is representable as a summary.
+    pub fn intersect(&self, o: &Summary) -> Option<Summary> {
+        let sockets = self.sockets.intersect(&o.sockets)?;
+        let fams = [0, 1].map(|f| match (&self.fams[f], &o.fams[f]) {
+            (Some(a), Some(b)) => a.intersect(b),
+            _ => None,
+        });
+        let fams = if sockets.is_empty() {
+            [None, None]
+        } else {
+            fams
+        };
+        Some(Summary { sockets, fams })
     }
 
     /// The rule matches no packet at all.
@@ -173,7 +270,11 @@ impl Summary {
     /// Some packet matches both (exact).
     pub fn overlaps(&self, o: &Summary) -> bool {
         self.sockets.overlaps(&o.sockets)
-            && self.fams.iter().zip(&o.fams).any(|(a, b)| matches!((a, b), (Some(a), Some(b)) if a.overlaps(b)))
+            && self
+                .fams
+                .iter()
+                .zip(&o.fams)
+                .any(|(a, b)| matches!((a, b), (Some(a), Some(b)) if a.overlaps(b)))
     }
 
     /// Every packet of `self` matches `o` (exact).
@@ -182,11 +283,16 @@ impl Summary {
             return true;
         }
         self.sockets.is_subset(&o.sockets)
-            && self.fams.iter().zip(&o.fams).zip(FAMILIES).all(|((a, b), f)| match (a, b) {
-                (None, _) => true,
-                (Some(_), None) => false,
-                (Some(a), Some(b)) => a.is_subset(b, f),
-            })
+            && self
+                .fams
+                .iter()
+                .zip(&o.fams)
+                .zip(FAMILIES)
+                .all(|((a, b), f)| match (a, b) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some(a), Some(b)) => a.is_subset(b, f),
+                })
     }
 }
 
@@ -312,7 +418,8 @@ impl OverlapIndex {
         let all = rules.len();
         let by_dst = Self::gather(&self.dst, &self.dst_wide, dst_cells(s), usize::MAX);
         let by_svc = Self::gather(&self.svc, &self.svc_wide, svc_cells(s), usize::MAX);
-        let size = |l: &Option<Vec<&[u32]>>| l.as_ref().map(|v| v.iter().map(|x| x.len()).sum::<usize>());
+        let size =
+            |l: &Option<Vec<&[u32]>>| l.as_ref().map(|v| v.iter().map(|x| x.len()).sum::<usize>());
         let pick = match (size(&by_dst), size(&by_svc)) {
             (Some(a), Some(b)) if a.min(b) < all => Some(if a <= b { by_dst } else { by_svc }),
             (Some(a), None) if a < all => Some(by_dst),

@@ -46,7 +46,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { timeout_ms: 2000, rlimit: None, max_diff_regions: 64 }
+        Options {
+            timeout_ms: 2000,
+            rlimit: None,
+            max_diff_regions: 64,
+        }
     }
 }
 
@@ -60,7 +64,11 @@ pub fn verify(program: &Program, sources: &SourceMap, opts: &Options) -> Vec<Dia
     }
     out.extend(run_tests_with(program, sources, &smt));
     if std::env::var_os("POL_VERIFIER_STATS").is_some() {
-        eprintln!("verifier: {} solver queries: {:?}", smt.queries.get(), smt.stats.borrow());
+        eprintln!(
+            "verifier: {} solver queries: {:?}",
+            smt.queries.get(),
+            smt.stats.borrow()
+        );
     }
     out
 }
@@ -73,7 +81,11 @@ pub fn run_tests(program: &Program, sources: &SourceMap, opts: &Options) -> Vec<
 
 fn run_tests_with(program: &Program, sources: &SourceMap, smt: &Smt) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let ctxs: Vec<PolicyCtx> = program.policies.iter().map(|p| PolicyCtx::new(program, p, smt)).collect();
+    let ctxs: Vec<PolicyCtx> = program
+        .policies
+        .iter()
+        .map(|p| PolicyCtx::new(program, p, smt))
+        .collect();
     for test in &program.tests {
         for e in &test.expects {
             if let Some(ctx) = ctxs.get(e.policy.index()) {

@@ -134,15 +134,22 @@ impl Vars {
         let with_ports = Bool::or(&port_protos);
         Bool::and(&[
             // An IPv4 packet has IPv4 addresses.
-            self.v6.not().implies(Bool::and(&[v4_ok(&self.saddr), v4_ok(&self.daddr)])),
+            self.v6
+                .not()
+                .implies(Bool::and(&[v4_ok(&self.saddr), v4_ok(&self.daddr)])),
             // ICMP only in IPv4, ICMPv6 only in IPv6.
-            self.proto.eq(BV::from_u64(u64::from(PROTO_ICMP), 8)).implies(self.v6.not()),
-            self.proto.eq(BV::from_u64(u64::from(PROTO_ICMPV6), 8)).implies(&self.v6),
+            self.proto
+                .eq(BV::from_u64(u64::from(PROTO_ICMP), 8))
+                .implies(self.v6.not()),
+            self.proto
+                .eq(BV::from_u64(u64::from(PROTO_ICMPV6), 8))
+                .implies(&self.v6),
             // Port-less protocols carry port 0 (canonical; rules ignore it).
             with_ports.not().implies(self.dport.eq(BV::from_u64(0, 16))),
             // A socket sits in a known cgroup or "elsewhere"; without one, the
             // socket fields are 0 (canonical).
-            self.cg.bvule(BV::from_u64(u64::from(cgroups.elsewhere()), 32)),
+            self.cg
+                .bvule(BV::from_u64(u64::from(cgroups.elsewhere()), 32)),
             self.sock.not().implies(Bool::and(&[
                 self.cg.eq(BV::from_u64(0, 32)),
                 self.classid.eq(BV::from_u64(0, 32)),
@@ -163,7 +170,13 @@ impl Vars {
         };
         let v6 = b(&self.v6)?;
         let (sa, da) = (wide(&self.saddr)?, wide(&self.daddr)?);
-        let addr = |a: u128| if v6 { Some(Addr::V6(a)) } else { u32::try_from(a).ok().map(Addr::V4) };
+        let addr = |a: u128| {
+            if v6 {
+                Some(Addr::V6(a))
+            } else {
+                u32::try_from(a).ok().map(Addr::V4)
+            }
+        };
         let proto = u8::try_from(n(&self.proto)?).ok()?;
         let dport = u16::try_from(n(&self.dport)?).ok()?;
         let socket = if b(&self.sock)? {

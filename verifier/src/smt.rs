@@ -40,14 +40,23 @@ impl Smt {
     pub fn new(cgroups: CgroupIndex, opts: &Options) -> Smt {
         let solver = Solver::new();
         let mut params = Params::new();
-        params.set_u32("timeout", u32::try_from(opts.timeout_ms).unwrap_or(u32::MAX));
+        params.set_u32(
+            "timeout",
+            u32::try_from(opts.timeout_ms).unwrap_or(u32::MAX),
+        );
         if let Some(r) = opts.rlimit {
             params.set_u32("rlimit", r);
         }
         solver.set_params(&params);
         let vars = Vars::new();
         solver.assert(vars.well_formed(&cgroups));
-        Smt { solver, vars, cgroups, queries: Cell::new(0), stats: RefCell::new(BTreeMap::new()) }
+        Smt {
+            solver,
+            vars,
+            cgroups,
+            queries: Cell::new(0),
+            stats: RefCell::new(BTreeMap::new()),
+        }
     }
 
     /// Is the conjunction of `fs` satisfiable (within the packet space)?
@@ -62,6 +71,60 @@ impl Smt {
         out
     }
 
+    /// Like `check`, with `hyps` that may be dropped: on `Unsat`, also the
+    /// indices of a subset of `hyps` that is unsatisfiable with `fs` (Z3's
+    /// unsat core; small, not necessarily minimal).
+    pub fn check_core(
+        &self,
+        what: &'static str,
+        fs: &[&Bool],
+        hyps: &[Bool],
+    ) -> (Outcome, Vec<usize>) {
+        let t0 = Instant::now();
+        self.queries.set(self.queries.get() + 1);
+        self.solver.push();
+        for f in fs {
+            self.solver.assert(*f);
+        }
+        let lits: Vec<Bool> = (0..hyps.len())
+            .map(|k| Bool::new_const(format!("pol!hyp{k}")))
+            .collect();
+        for (l, h) in lits.iter().zip(hyps) {
+            self.solver.assert(l.implies(h));
+        }
+        let mut core = Vec::new();
+        let out = match self.solver.check_assumptions(&lits) {
+            SatResult::Unsat => {
+                for c in self.solver.get_unsat_core() {
+                    if let Some(k) = lits.iter().position(|l| *l == c) {
+                        core.push(k);
+                    }
+                }
+                core.sort_unstable();
+                Outcome::Unsat
+            }
+            SatResult::Sat => match self
+                .solver
+                .get_model()
+                .and_then(|m| self.vars.decode(&m, &self.cgroups))
+            {
+                Some(p) => Outcome::Sat(p),
+                None => Outcome::Unknown("the model could not be read back as a packet".into()),
+            },
+            SatResult::Unknown => Outcome::Unknown(
+                self.solver
+                    .get_reason_unknown()
+                    .unwrap_or_else(|| "unknown".to_string()),
+            ),
+        };
+        self.solver.pop(1);
+        let mut st = self.stats.borrow_mut();
+        let e = st.entry(what).or_insert((0, 0.0));
+        e.0 += 1;
+        e.1 += t0.elapsed().as_secs_f64();
+        (out, core)
+    }
+
     fn check_inner(&self, fs: &[&Bool]) -> Outcome {
         self.queries.set(self.queries.get() + 1);
         self.solver.push();
@@ -70,13 +133,19 @@ impl Smt {
         }
         let out = match self.solver.check() {
             SatResult::Unsat => Outcome::Unsat,
-            SatResult::Sat => match self.solver.get_model().and_then(|m| self.vars.decode(&m, &self.cgroups)) {
+            SatResult::Sat => match self
+                .solver
+                .get_model()
+                .and_then(|m| self.vars.decode(&m, &self.cgroups))
+            {
                 Some(p) => Outcome::Sat(p),
                 None => Outcome::Unknown("the model could not be read back as a packet".into()),
             },
-            SatResult::Unknown => {
-                Outcome::Unknown(self.solver.get_reason_unknown().unwrap_or_else(|| "unknown".to_string()))
-            }
+            SatResult::Unknown => Outcome::Unknown(
+                self.solver
+                    .get_reason_unknown()
+                    .unwrap_or_else(|| "unknown".to_string()),
+            ),
         };
         self.solver.pop(1);
         out

@@ -20,7 +20,12 @@ use pol_lang::ir::{Expect, Test};
 use pol_lang::span::SourceMap;
 
 /// Check one expectation; `None` when it holds.
-pub fn check_expect(ctx: &PolicyCtx, sources: &SourceMap, test: &Test, e: &Expect) -> Option<Diagnostic> {
+pub fn check_expect(
+    ctx: &PolicyCtx,
+    sources: &SourceMap,
+    test: &Test,
+    e: &Expect,
+) -> Option<Diagnostic> {
     let what = if e.some { "expect some" } else { "expect" };
     let base = |msg: String| {
         Diagnostic::new(codes::TEST_FAILED, e.span, msg)
@@ -29,11 +34,21 @@ pub fn check_expect(ctx: &PolicyCtx, sources: &SourceMap, test: &Test, e: &Expec
     };
     let summary = ctx.summary_of(&e.packets);
     if summary.is_empty() {
-        return Some(base(format!("`{what} {}` describes no packet", e.verdict.as_str())).with_label("no packet matches this description"));
+        return Some(
+            base(format!(
+                "`{what} {}` describes no packet",
+                e.verdict.as_str()
+            ))
+            .with_label("no packet matches this description"),
+        );
     }
     let rules = ctx.overlapping(&summary);
     let pf = ctx.encoder().matches(&e.packets);
-    let admits = ctx.chain(&rules, |v| e.verdict.admits(v), e.verdict.admits(ctx.policy.default));
+    let admits = ctx.chain(
+        &rules,
+        |v| e.verdict.admits(v),
+        e.verdict.admits(ctx.policy.default),
+    );
     let q = if e.some { admits } else { admits.not() };
     let packet = match ctx.smt.check("expect", &[&pf, &q]) {
         Outcome::Sat(p) if !e.some => p,
@@ -41,14 +56,23 @@ pub fn check_expect(ctx: &PolicyCtx, sources: &SourceMap, test: &Test, e: &Expec
         Outcome::Unsat if !e.some => return None,
         Outcome::Unsat => match ctx.smt.check("expect", &[&pf]) {
             Outcome::Sat(p) => p,
-            _ => return Some(base(format!("no packet described gets `{}`", e.verdict.as_str()))),
+            _ => {
+                return Some(base(format!(
+                    "no packet described gets `{}`",
+                    e.verdict.as_str()
+                )))
+            }
         },
         Outcome::Unknown(r) => {
             return Some(
-                Diagnostic::new(codes::SOLVER_UNKNOWN, e.span, format!("the solver could not decide this `{what}`"))
-                    .with_label(format!("undecided: {r}"))
-                    .with_policy(&ctx.policy.name)
-                    .with_note(format!("in test `{}`", test.name)),
+                Diagnostic::new(
+                    codes::SOLVER_UNKNOWN,
+                    e.span,
+                    format!("the solver could not decide this `{what}`"),
+                )
+                .with_label(format!("undecided: {r}"))
+                .with_policy(&ctx.policy.name)
+                .with_note(format!("in test `{}`", test.name)),
             )
         }
     };
@@ -58,15 +82,25 @@ pub fn check_expect(ctx: &PolicyCtx, sources: &SourceMap, test: &Test, e: &Expec
         base(format!("no packet described gets `{}`", e.verdict.as_str()))
             .with_label(format!("for example this one gets `{}`", got.as_str()))
     } else {
-        base(format!("expected `{}`, but a packet gets `{}`", e.verdict.as_str(), got.as_str()))
-            .with_label("counterexample in the witness")
+        base(format!(
+            "expected `{}`, but a packet gets `{}`",
+            e.verdict.as_str(),
+            got.as_str()
+        ))
+        .with_label("counterexample in the witness")
     };
     d = match by {
         Some(r) => {
             let span = ctx.policy.rules[r].span;
-            d.with_related(span, format!("decided here: `{}`", rule_text(sources, span)))
+            d.with_related(
+                span,
+                format!("decided here: `{}`", rule_text(sources, span)),
+            )
         }
-        None => d.with_related(ctx.policy.default_span, format!("decided by the default `{}`", got.as_str())),
+        None => d.with_related(
+            ctx.policy.default_span,
+            format!("decided by the default `{}`", got.as_str()),
+        ),
     };
     // Re-check the counterexample concretely before showing it.
     if e.packets.matches(ctx.program, &packet) && !e.verdict.admits(got) {

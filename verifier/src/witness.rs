@@ -24,22 +24,33 @@ pub fn make(program: &Program, p: &Packet, verdict: Verdict, prefer: &[GroupId])
     Witness {
         group: group_of(program, p, prefer),
         cgroup: sock.and_then(|s| s.cgroup.as_ref().map(|c| c.to_string())),
-        classid: sock.filter(|s| s.classid != 0).map(|s| pol_lang::ir::ClassId(s.classid).to_string()),
+        classid: sock
+            .filter(|s| s.classid != 0)
+            .map(|s| pol_lang::ir::ClassId(s.classid).to_string()),
         uid: sock.map(|s| s.uid),
         gid: sock.map(|s| s.gid),
         family: p.daddr.family().as_str().to_string(),
         saddr: p.saddr.to_string(),
         daddr: p.daddr.to_string(),
-        proto: proto_name(p.proto).map(str::to_string).unwrap_or_else(|| p.proto.to_string()),
+        proto: proto_name(p.proto)
+            .map(str::to_string)
+            .unwrap_or_else(|| p.proto.to_string()),
         sport: pol_lang::sets::service::has_ports(p.proto).then_some(p.sport),
         dport: pol_lang::sets::service::has_ports(p.proto).then_some(p.dport),
-        via: program.tunnel_for(p.daddr).map(|t| program.tunnel(t).name.clone()),
+        via: program
+            .tunnel_for(p.daddr)
+            .map(|t| program.tunnel(t).name.clone()),
         verdict: verdict.as_str().to_string(),
     }
 }
 
 /// Evaluate `p` in `policy` and build its witness: (deciding rule, verdict, witness).
-pub fn evaluate(program: &Program, policy: &Policy, p: &Packet, prefer: &[GroupId]) -> (Option<usize>, Verdict, Witness) {
+pub fn evaluate(
+    program: &Program,
+    policy: &Policy,
+    p: &Packet,
+    prefer: &[GroupId],
+) -> (Option<usize>, Verdict, Witness) {
     let (rule, v) = policy.evaluate(program, p);
     (rule, v, make(program, p, v, prefer))
 }

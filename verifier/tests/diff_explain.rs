@@ -22,39 +22,70 @@ fn diff_regions_have_real_witnesses() {
     let old = compile("examples/workstation.pol");
     let new = compile("tests/fixtures/verifier/diff/workstation-v2.pol");
     let (po, pn) = (old.program.as_ref().unwrap(), new.program.as_ref().unwrap());
-    let report = pol_verifier::diff((po, &old.sources), (pn, &new.sources), &[], &Options::default());
-    assert!(report.changed() && report.incomplete.is_empty(), "{report:#?}");
+    let report = pol_verifier::diff(
+        (po, &old.sources),
+        (pn, &new.sources),
+        &[],
+        &Options::default(),
+    );
+    assert!(
+        report.changed() && report.incomplete.is_empty(),
+        "{report:#?}"
+    );
     let mut pairs = std::collections::HashSet::new();
     for r in &report.regions {
         let p = packet_of_witness(&r.witness);
         let (bo, vo) = ref_evaluate(po, &po.policies[0], &p);
         let (bn, vn) = ref_evaluate(pn, &pn.policies[0], &p);
-        assert_eq!((bo, vo.as_str()), (r.old.rule, r.old.verdict.as_str()), "{r:#?}");
-        assert_eq!((bn, vn.as_str()), (r.new.rule, r.new.verdict.as_str()), "{r:#?}");
+        assert_eq!(
+            (bo, vo.as_str()),
+            (r.old.rule, r.old.verdict.as_str()),
+            "{r:#?}"
+        );
+        assert_eq!(
+            (bn, vn.as_str()),
+            (r.new.rule, r.new.verdict.as_str()),
+            "{r:#?}"
+        );
         assert_ne!(vo, vn);
         assert!(pairs.insert((bo, bn)), "region listed twice: {r:#?}");
     }
     // The three edits: the whitelist is gone, mail submission rejected, browser to the LAN.
     let news: Vec<&str> = report.regions.iter().map(|r| r.new.text.as_str()).collect();
-    assert!(news.iter().any(|t| t.contains("browser to lan")), "{news:?}");
+    assert!(
+        news.iter().any(|t| t.contains("browser to lan")),
+        "{news:?}"
+    );
     assert!(news.iter().any(|t| t.contains("reject mail")), "{news:?}");
-    assert!(report.regions.iter().any(|r| r.old.text.contains("allow netapps")));
+    assert!(report
+        .regions
+        .iter()
+        .any(|r| r.old.text.contains("allow netapps")));
     print!("{}", report.human());
     // A version against itself changes nothing.
-    let same = pol_verifier::diff((po, &old.sources), (po, &old.sources), &[], &Options::default());
+    let same = pol_verifier::diff(
+        (po, &old.sources),
+        (po, &old.sources),
+        &[],
+        &Options::default(),
+    );
     assert!(!same.changed(), "{same:#?}");
 }
 
 #[test]
 fn explain_lists_every_deciding_rule() {
     let (c, m) = pol_lang::compile_with_packet(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("examples/workstation.pol"),
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .join("examples/workstation.pol"),
         &pol_lang::CompileOptions::default(),
         "browser to lan",
     );
     let program = c.program.as_ref().unwrap();
     let m = m.unwrap();
-    let e = pol_verifier::explain(program, &c.sources, PolicyId(0), &m, &Options::default()).unwrap();
+    let e =
+        pol_verifier::explain(program, &c.sources, PolicyId(0), &m, &Options::default()).unwrap();
     assert!(e.complete);
     let policy = &program.policies[0];
     let mut rules = std::collections::HashSet::new();

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use support::*;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn fixtures() -> Vec<PathBuf> {
@@ -37,7 +40,9 @@ fn check(path: &Path) -> (Program, SourceMap, Diagnostics) {
     let text = std::fs::read_to_string(path).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     let c = pol_lang::compile_source(&name, &text);
-    let program = c.program.unwrap_or_else(|| panic!("{name} does not compile: {:#?}", c.diagnostics));
+    let program = c
+        .program
+        .unwrap_or_else(|| panic!("{name} does not compile: {:#?}", c.diagnostics));
     let mut diags = c.diagnostics.clone();
     diags.extend(verify(&program, &c.sources, &Options::default()));
     diags.sort_dedup();
@@ -47,10 +52,17 @@ fn check(path: &Path) -> (Program, SourceMap, Diagnostics) {
 fn recheck_witnesses(program: &Program, diags: &Diagnostics, name: &str) {
     for d in diags.iter() {
         let Some(w) = &d.witness else { continue };
-        let policy = program.policy_by_name(d.policy.as_deref().unwrap()).unwrap();
+        let policy = program
+            .policy_by_name(d.policy.as_deref().unwrap())
+            .unwrap();
         let p = packet_of_witness(w);
         let (_, v) = ref_evaluate(program, policy, &p);
-        assert_eq!(w.verdict, v.as_str(), "{name}: witness of {} gets another verdict", d.message);
+        assert_eq!(
+            w.verdict,
+            v.as_str(),
+            "{name}: witness of {} gets another verdict",
+            d.message
+        );
     }
 }
 
@@ -75,11 +87,21 @@ fn golden_fixtures() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|d| (d["kind"].as_str().unwrap().to_string(), d["line"].as_u64().unwrap()))
+            .map(|d| {
+                (
+                    d["kind"].as_str().unwrap().to_string(),
+                    d["line"].as_u64().unwrap(),
+                )
+            })
             .collect();
         want.sort();
         got.sort();
-        assert_eq!(got, want, "{name}: findings differ from its EXPECT lines\n{}", render::human(&diags, &sources, false));
+        assert_eq!(
+            got,
+            want,
+            "{name}: findings differ from its EXPECT lines\n{}",
+            render::human(&diags, &sources, false)
+        );
         recheck_witnesses(&program, &diags, &name);
         // The whole report.
         let expected_path = path.with_extension("expected.json");
@@ -106,14 +128,28 @@ fn sarif_validates_against_the_schema() {
     for path in files {
         let (_, sources, diags) = check(&path);
         let sarif = render::sarif(&diags, &sources);
-        let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path())).collect();
-        assert!(errors.is_empty(), "{}: SARIF invalid:\n{}", path.display(), errors.join("\n"));
+        let errors: Vec<String> = validator
+            .iter_errors(&sarif)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{}: SARIF invalid:\n{}",
+            path.display(),
+            errors.join("\n")
+        );
         // Rule ids are the diagnostic codes.
         for r in sarif["runs"][0]["results"].as_array().unwrap() {
             let id = r["ruleId"].as_str().unwrap();
-            assert!(pol_lang::diag::codes::by_id(id).is_some(), "unknown rule id {id}");
+            assert!(
+                pol_lang::diag::codes::by_id(id).is_some(),
+                "unknown rule id {id}"
+            );
             results += 1;
         }
     }
-    assert!(results > 0, "the fixtures produced no SARIF results to validate");
+    assert!(
+        results > 0,
+        "the fixtures produced no SARIF results to validate"
+    );
 }

@@ -19,7 +19,12 @@ fn rule_of(policy: &pol_lang::ir::Policy, sp: pol_lang::span::Span) -> Option<us
     policy.rules.iter().position(|r| r.span == sp)
 }
 
-fn check_one(seed: u64, case: usize, rng: &mut Rng, stats: &mut std::collections::BTreeMap<&'static str, usize>) -> usize {
+fn check_one(
+    seed: u64,
+    case: usize,
+    rng: &mut Rng,
+    stats: &mut std::collections::BTreeMap<&'static str, usize>,
+) -> usize {
     let mut sources = SourceMap::new();
     let prog = random_program(rng, &mut sources);
     let policy = &prog.policies[0];
@@ -27,7 +32,11 @@ fn check_one(seed: u64, case: usize, rng: &mut Rng, stats: &mut std::collections
     let sets = match_sets(&prog, policy, &g);
     // The reference evaluator agrees with the IR's own evaluator.
     for (_, p) in &sets {
-        assert_eq!(ref_evaluate(&prog, policy, p), policy.evaluate(&prog, p), "evaluators disagree on {p:?}");
+        assert_eq!(
+            ref_evaluate(&prog, policy, p),
+            policy.evaluate(&prog, p),
+            "evaluators disagree on {p:?}"
+        );
     }
     let want = classify(policy, &sets);
     let diags: Vec<Diagnostic> = verify(&prog, &sources, &Options::default());
@@ -46,8 +55,14 @@ fn check_one(seed: u64, case: usize, rng: &mut Rng, stats: &mut std::collections
     };
     for d in &diags {
         assert_ne!(d.code.id, "P0901", "solver gave up: {}", ctx());
-        let Some(i) = d.primary.and_then(|sp| rule_of(policy, sp)) else { continue };
-        let related: Vec<usize> = d.labels.iter().filter_map(|l| rule_of(policy, l.span)).collect();
+        let Some(i) = d.primary.and_then(|sp| rule_of(policy, sp)) else {
+            continue;
+        };
+        let related: Vec<usize> = d
+            .labels
+            .iter()
+            .filter_map(|l| rule_of(policy, l.span))
+            .collect();
         match d.code.id {
             "P0300" => kinds[i] = "empty-match",
             "P0301" => kinds[i] = "shadowed",
@@ -61,21 +76,51 @@ fn check_one(seed: u64, case: usize, rng: &mut Rng, stats: &mut std::collections
         if let Some(w) = &d.witness {
             let p = packet_of_witness(w);
             let (by, v) = ref_evaluate(&prog, policy, &p);
-            assert_eq!(w.verdict, v.as_str(), "witness verdict wrong for {d:?}\n{}", ctx());
+            assert_eq!(
+                w.verdict,
+                v.as_str(),
+                "witness verdict wrong for {d:?}\n{}",
+                ctx()
+            );
             let rule = &policy.rules[i].matches;
             match d.code.id {
                 "P0301" => {
-                    assert!(ref_matches(&prog, rule, &p), "shadow witness outside the rule\n{}", ctx());
-                    assert!(by.is_some_and(|b| b < i), "shadow witness not decided earlier\n{}", ctx());
-                    assert_ne!(v, policy.rules[i].verdict, "shadow witness has the same verdict\n{}", ctx());
+                    assert!(
+                        ref_matches(&prog, rule, &p),
+                        "shadow witness outside the rule\n{}",
+                        ctx()
+                    );
+                    assert!(
+                        by.is_some_and(|b| b < i),
+                        "shadow witness not decided earlier\n{}",
+                        ctx()
+                    );
+                    assert_ne!(
+                        v,
+                        policy.rules[i].verdict,
+                        "shadow witness has the same verdict\n{}",
+                        ctx()
+                    );
                 }
                 "P0304" => {
-                    assert!(ref_matches(&prog, rule, &p), "conflict witness outside the rule\n{}", ctx());
-                    assert!(ref_matches(&prog, &policy.rules[related[0]].matches, &p), "conflict witness\n{}", ctx());
+                    assert!(
+                        ref_matches(&prog, rule, &p),
+                        "conflict witness outside the rule\n{}",
+                        ctx()
+                    );
+                    assert!(
+                        ref_matches(&prog, &policy.rules[related[0]].matches, &p),
+                        "conflict witness\n{}",
+                        ctx()
+                    );
                 }
                 "P0210" => {
                     let routes = &prog.tunnels[0].routes;
-                    assert!(!ref_addr_in(routes, p.daddr), "via witness inside the routes\n{}", ctx());
+                    assert!(
+                        !ref_addr_in(routes, p.daddr),
+                        "via witness inside the routes\n{}",
+                        ctx()
+                    );
                 }
                 "P0211" => assert_ne!(v.as_str(), "allow", "ike witness allowed\n{}", ctx()),
                 _ => {}
@@ -84,7 +129,9 @@ fn check_one(seed: u64, case: usize, rng: &mut Rng, stats: &mut std::collections
     }
     assert_eq!(kinds, want.kinds, "classification differs\n{}", ctx());
     for k in &want.kinds {
-        *stats.entry(if k.is_empty() { "clean" } else { k }).or_default() += 1;
+        *stats
+            .entry(if k.is_empty() { "clean" } else { k })
+            .or_default() += 1;
     }
     for (i, c) in want.conflicts.iter().enumerate() {
         *stats.entry("conflict").or_default() += usize::from(!c.is_empty());
@@ -93,8 +140,17 @@ fn check_one(seed: u64, case: usize, rng: &mut Rng, stats: &mut std::collections
     for (i, k) in want.kinds.iter().enumerate() {
         if *k == "shadowed" || *k == "redundant-earlier" {
             // Covered by one earlier rule alone, or only by several together?
-            let alone = (0..i).any(|j| sets.iter().all(|(m, _)| m & (1 << i) == 0 || m & (1 << j) != 0));
-            *stats.entry(if alone { "covered by one rule" } else { "covered by several rules" }).or_default() += 1;
+            let alone = (0..i).any(|j| {
+                sets.iter()
+                    .all(|(m, _)| m & (1 << i) == 0 || m & (1 << j) != 0)
+            });
+            *stats
+                .entry(if alone {
+                    "covered by one rule"
+                } else {
+                    "covered by several rules"
+                })
+                .or_default() += 1;
         }
     }
     n
@@ -102,10 +158,19 @@ fn check_one(seed: u64, case: usize, rng: &mut Rng, stats: &mut std::collections
 
 #[test]
 fn findings_equal_exhaustive_evaluation() {
-    let seed = std::env::var("POL_PROP_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7)
-    });
-    let cases: usize = std::env::var("POL_PROP_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
+    let seed = std::env::var("POL_PROP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7)
+        });
+    let cases: usize = std::env::var("POL_PROP_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
     let mut rng = Rng(seed);
     let mut rules = 0;
     let mut stats = std::collections::BTreeMap::new();
@@ -114,7 +179,16 @@ fn findings_equal_exhaustive_evaluation() {
     }
     println!("property: {cases} random policies, {rules} rules checked against exhaustive evaluation (seed {seed})");
     println!("property: findings seen: {stats:?}");
-    for k in ["shadowed", "redundant-earlier", "redundant-later", "empty-match", "covered by several rules"] {
-        assert!(stats.get(k).copied().unwrap_or(0) > 0 || cases < 200, "the generator produced no `{k}` case");
+    for k in [
+        "shadowed",
+        "redundant-earlier",
+        "redundant-later",
+        "empty-match",
+        "covered by several rules",
+    ] {
+        assert!(
+            stats.get(k).copied().unwrap_or(0) > 0 || cases < 200,
+            "the generator produced no `{k}` case"
+        );
     }
 }

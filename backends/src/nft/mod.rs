@@ -169,13 +169,15 @@ impl Renderer<'_> {
     ) -> String {
         let mut keys: Vec<String> = Vec::new();
         let mut bodies: Vec<Vec<String>> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for rule in &policy.rules[i..j] {
             let Some((_, key)) = dispatch_key(self.program, rule) else {
                 continue;
             };
-            let k = match keys.iter().position(|x| *x == key) {
-                Some(k) => k,
+            let k = match index.get(&key) {
+                Some(&k) => k,
                 None => {
+                    index.insert(key.clone(), keys.len());
                     keys.push(key);
                     bodies.push(Vec::new());
                     keys.len() - 1

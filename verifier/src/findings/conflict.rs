@@ -38,17 +38,30 @@ pub fn check(
     }
     let rule = &ctx.policy.rules[i];
     if let Some(&first) = conflicts.first() {
-        let mut d = Diagnostic::new(codes::CONFLICT, rule.span, "rule partly overlaps an earlier rule with another verdict")
-            .with_label(format!("`{}` here", v.as_str()))
-            .with_policy(&ctx.policy.name)
-            .with_help("make the overlap explicit: narrow one of the rules, or order them on purpose");
+        let mut d = Diagnostic::new(
+            codes::CONFLICT,
+            rule.span,
+            "rule partly overlaps an earlier rule with another verdict",
+        )
+        .with_label(format!("`{}` here", v.as_str()))
+        .with_policy(&ctx.policy.name)
+        .with_help("make the overlap explicit: narrow one of the rules, or order them on purpose");
         for &j in conflicts.iter().take(MAX_RELATED) {
-            d = d.with_related(ctx.policy.rules[j].span, format!("overlaps here with `{}`", ctx.verdict(j).as_str()));
+            d = d.with_related(
+                ctx.policy.rules[j].span,
+                format!("overlaps here with `{}`", ctx.verdict(j).as_str()),
+            );
         }
         if conflicts.len() > MAX_RELATED {
-            d = d.with_note(format!("and {} more earlier rules", conflicts.len() - MAX_RELATED));
+            d = d.with_note(format!(
+                "and {} more earlier rules",
+                conflicts.len() - MAX_RELATED
+            ));
         }
-        match ctx.smt.check("conflict witness", &[&ctx.rule(i), &ctx.rule(first)]) {
+        match ctx
+            .smt
+            .check("conflict witness", &[&ctx.rule(i), &ctx.rule(first)])
+        {
             Outcome::Sat(p) => {
                 let prefer = rule.matches.groups.clone().unwrap_or_default();
                 let (_, _, w) = witness::evaluate(ctx.program, ctx.policy, &p, &prefer);
@@ -59,7 +72,9 @@ pub fn check(
                 }
             }
             Outcome::Unsat => {}
-            Outcome::Unknown(r) => out.push(unknown(ctx, sources, i, "a packet both rules match", &r)),
+            Outcome::Unknown(r) => {
+                out.push(unknown(ctx, sources, i, "a packet both rules match", &r))
+            }
         }
         out.push(d);
     }
@@ -72,7 +87,10 @@ pub fn check(
         .with_label(format!("`{}` for everything else", v.as_str()))
         .with_policy(&ctx.policy.name);
         for &j in generalizes.iter().take(MAX_RELATED) {
-            d = d.with_related(ctx.policy.rules[j].span, format!("exception here (`{}`)", ctx.verdict(j).as_str()));
+            d = d.with_related(
+                ctx.policy.rules[j].span,
+                format!("exception here (`{}`)", ctx.verdict(j).as_str()),
+            );
         }
         out.push(d);
     }

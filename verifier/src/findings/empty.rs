@@ -26,7 +26,10 @@ pub fn check(ctx: &PolicyCtx, i: usize, out: &mut Vec<Diagnostic>) -> bool {
 fn reason(ctx: &PolicyCtx, i: usize) -> String {
     let m = &ctx.policy.rules[i].matches;
     if let Some(gs) = &m.groups {
-        if gs.iter().all(|g| ctx.program.group(*g).selectors.is_empty()) {
+        if gs
+            .iter()
+            .all(|g| ctx.program.group(*g).selectors.is_empty())
+        {
             return "its groups select no socket".into();
         }
     }
@@ -40,9 +43,19 @@ fn reason(ctx: &PolicyCtx, i: usize) -> String {
             format!("no {name} source")
         } else if !m.to.has_family(f) {
             format!("no {name} destination")
-        } else if let Some(t) = m.via.filter(|t| !m.to.intersect(&ctx.program.tunnel(*t).routes).has_family(f)) {
-            format!("no {name} destination inside the routes of `{}`", ctx.program.tunnel(t).name)
-        } else if m.service.as_ref().is_some_and(|s| !s.protos.keys().any(|p| proto_families(*p).contains(&f))) {
+        } else if let Some(t) = m
+            .via
+            .filter(|t| !m.to.intersect(&ctx.program.tunnel(*t).routes).has_family(f))
+        {
+            format!(
+                "no {name} destination inside the routes of `{}`",
+                ctx.program.tunnel(t).name
+            )
+        } else if m
+            .service
+            .as_ref()
+            .is_some_and(|s| !s.protos.keys().any(|p| proto_families(*p).contains(&f)))
+        {
             format!("no protocol of its service exists in {name}")
         } else {
             continue;

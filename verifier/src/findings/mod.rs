@@ -48,12 +48,25 @@ pub fn rule_text(sources: &SourceMap, span: Span) -> String {
 }
 
 /// `unknown` for a rule: the solver could not decide `what`.
-pub fn unknown(ctx: &PolicyCtx, sources: &SourceMap, i: usize, what: &str, reason: &str) -> Diagnostic {
+pub fn unknown(
+    ctx: &PolicyCtx,
+    sources: &SourceMap,
+    i: usize,
+    what: &str,
+    reason: &str,
+) -> Diagnostic {
     let span = ctx.policy.rules[i].span;
-    Diagnostic::new(codes::SOLVER_UNKNOWN, span, format!("the solver could not decide {what} for `{}`", rule_text(sources, span)))
-        .with_label(format!("undecided: {reason}"))
-        .with_policy(&ctx.policy.name)
-        .with_help("raise the limit with `--solver-timeout-ms`, or split the rule")
+    Diagnostic::new(
+        codes::SOLVER_UNKNOWN,
+        span,
+        format!(
+            "the solver could not decide {what} for `{}`",
+            rule_text(sources, span)
+        ),
+    )
+    .with_label(format!("undecided: {reason}"))
+    .with_policy(&ctx.policy.name)
+    .with_help("raise the limit with `--solver-timeout-ms`, or split the rule")
 }
 
 /// Every finding for one policy.

@@ -24,7 +24,11 @@ pub fn check_later(
 ) {
     let v = ctx.verdict(i);
     let default_same = ctx.policy.default == v;
-    let same_later: Vec<usize> = later.iter().copied().filter(|&j| ctx.verdict(j) == v).collect();
+    let same_later: Vec<usize> = later
+        .iter()
+        .copied()
+        .filter(|&j| ctx.verdict(j) == v)
+        .collect();
     let redundant = if default_same && same_later.len() == later.len() {
         true
     } else if !default_same && same_later.is_empty() {
@@ -39,7 +43,13 @@ pub fn check_later(
             Outcome::Unsat => true,
             Outcome::Sat(_) => false,
             Outcome::Unknown(r) => {
-                out.push(unknown(ctx, sources, i, "whether removing the rule changes a verdict", &r));
+                out.push(unknown(
+                    ctx,
+                    sources,
+                    i,
+                    "whether removing the rule changes a verdict",
+                    &r,
+                ));
                 return;
             }
         }
@@ -51,16 +61,25 @@ pub fn check_later(
     let mut d = Diagnostic::new(
         codes::REDUNDANT_LATER,
         rule.span,
-        format!("rule is redundant: without it, later rules or the default give its packets `{}` too", v.as_str()),
+        format!(
+            "rule is redundant: without it, later rules or the default give its packets `{}` too",
+            v.as_str()
+        ),
     )
     .with_label("removing this rule changes no verdict")
     .with_policy(&ctx.policy.name)
     .with_help("remove the rule");
     for &j in same_later.iter().take(MAX_RELATED) {
-        d = d.with_related(ctx.policy.rules[j].span, format!("also gives `{}`", v.as_str()));
+        d = d.with_related(
+            ctx.policy.rules[j].span,
+            format!("also gives `{}`", v.as_str()),
+        );
     }
     if default_same {
-        d = d.with_related(ctx.policy.default_span, format!("the default is `{}`", v.as_str()));
+        d = d.with_related(
+            ctx.policy.default_span,
+            format!("the default is `{}`", v.as_str()),
+        );
     }
     out.push(d);
 }

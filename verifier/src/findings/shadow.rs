@@ -21,7 +21,13 @@ use pol_lang::ir::Packet;
 use pol_lang::span::SourceMap;
 use z3::ast::Bool;
 
-pub fn check(ctx: &PolicyCtx, sources: &SourceMap, i: usize, earlier: &[usize], out: &mut Vec<Diagnostic>) -> Status {
+pub fn check(
+    ctx: &PolicyCtx,
+    sources: &SourceMap,
+    i: usize,
+    earlier: &[usize],
+    out: &mut Vec<Diagnostic>,
+) -> Status {
     if earlier.is_empty() {
         return Status::Reachable;
     }
@@ -36,7 +42,13 @@ pub fn check(ctx: &PolicyCtx, sources: &SourceMap, i: usize, earlier: &[usize], 
             Outcome::Sat(_) => return Status::Reachable,
             Outcome::Unsat => {}
             Outcome::Unknown(r) => {
-                out.push(unknown(ctx, sources, i, "whether any packet reaches the rule", &r));
+                out.push(unknown(
+                    ctx,
+                    sources,
+                    i,
+                    "whether any packet reaches the rule",
+                    &r,
+                ));
                 return Status::Unknown;
             }
         }
@@ -47,19 +59,42 @@ pub fn check(ctx: &PolicyCtx, sources: &SourceMap, i: usize, earlier: &[usize], 
     let (deciders, complete) = match deciding_rules(ctx, i, earlier) {
         Ok(x) => x,
         Err(r) => {
-            out.push(unknown(ctx, sources, i, "which earlier rules decide the rule's packets", &r));
+            out.push(unknown(
+                ctx,
+                sources,
+                i,
+                "which earlier rules decide the rule's packets",
+                &r,
+            ));
             return Status::Unknown;
         }
     };
     let mut other: Option<Packet> = None;
-    if let Some((j, p)) = deciders.iter().find(|(j, _)| ctx.verdict(*j) != v) {
+    let differing = if complete {
+        deciders.iter().find(|(j, _)| ctx.verdict(*j) != v)
+    } else {
+        None
+    };
+    if let Some((j, p)) = differing {
         other = match p {
             Some(p) => Some(p.clone()),
-            // The only decider: any packet of the rule shows it.
-            None => match ctx.smt.check("another verdict", &[&ctx.rule(i), &ctx.rule(*j)]) {
-                Outcome::Sat(p) => Some(p),
-                _ => None,
-            },
+            // Decided without a query: find a packet it decides.
+            None => {
+                let mut q = vec![ctx.rule(i), ctx.rule(*j)];
+                q.extend(
+                    earlier
+                        .iter()
+                        .filter(|&&k| k < *j)
+                        .map(|&k| ctx.rule(k).not()),
+                );
+                match ctx
+                    .smt
+                    .check("another verdict", &q.iter().collect::<Vec<_>>())
+                {
+                    Outcome::Sat(p) => Some(p),
+                    _ => None,
+                }
+            }
         };
     } else if !complete && earlier.iter().any(|&j| ctx.verdict(j) != v) {
         let mi = ctx.rule(i);
@@ -68,7 +103,13 @@ pub fn check(ctx: &PolicyCtx, sources: &SourceMap, i: usize, earlier: &[usize], 
             Outcome::Sat(p) => other = Some(p),
             Outcome::Unsat => {}
             Outcome::Unknown(r) => {
-                out.push(unknown(ctx, sources, i, "whether earlier rules give the rule's packets another verdict", &r));
+                out.push(unknown(
+                    ctx,
+                    sources,
+                    i,
+                    "whether earlier rules give the rule's packets another verdict",
+                    &r,
+                ));
                 return Status::Unknown;
             }
         }
@@ -85,23 +126,35 @@ pub fn check(ctx: &PolicyCtx, sources: &SourceMap, i: usize, earlier: &[usize], 
         None => Diagnostic::new(
             codes::REDUNDANT_EARLIER,
             rule.span,
-            format!("rule is redundant: earlier rules already give all its packets `{}`", v.as_str()),
+            format!(
+                "rule is redundant: earlier rules already give all its packets `{}`",
+                v.as_str()
+            ),
         )
         .with_label("no packet reaches this rule")
         .with_help("remove the rule"),
     }
     .with_policy(&ctx.policy.name);
     if deciders.len() > 1 {
-        d = d.with_note(format!("covered by {} earlier rules together", deciders.len()));
+        d = d.with_note(format!(
+            "covered by {} earlier rules together",
+            deciders.len()
+        ));
     }
     for (j, _) in deciders.iter().take(MAX_RELATED) {
-        d = d.with_related(ctx.policy.rules[*j].span, format!("decided here (`{}`)", ctx.verdict(*j).as_str()));
+        d = d.with_related(
+            ctx.policy.rules[*j].span,
+            format!("decided here (`{}`)", ctx.verdict(*j).as_str()),
+        );
     }
     if deciders.len() > MAX_RELATED {
-        d = d.with_note(format!("and {} more earlier rules", deciders.len() - MAX_RELATED));
+        d = d.with_note(format!(
+            "and {} more earlier rules",
+            deciders.len() - MAX_RELATED
+        ));
     }
     if !complete {
-        d = d.with_note(format!("the first {} deciding rules are listed", deciders.len()));
+        d = d.with_note("the rules listed cover it together; other earlier rules may decide some of its packets first");
     }
     if let Some(p) = other {
         let prefer = rule.matches.groups.clone().unwrap_or_default();
@@ -110,55 +163,95 @@ pub fn check(ctx: &PolicyCtx, sources: &SourceMap, i: usize, earlier: &[usize], 
         if rule.matches.matches(ctx.program, &p) && by.is_some_and(|b| b < i) && got != v {
             d = d.with_witness(w);
         } else {
-            d = d.with_note(format!("internal: witness for `{}` failed its re-check", rule_text(sources, rule.span)));
+            d = d.with_note(format!(
+                "internal: witness for `{}` failed its re-check",
+                rule_text(sources, rule.span)
+            ));
         }
     }
     out.push(d);
     Status::Unreachable
 }
 
-/// Most deciding rules enumerated for one unreachable rule.
-pub const MAX_DECIDERS: usize = 32;
+/// Deciding rules, each with a packet it decides when one was computed,
+/// and whether the list is complete.
+type Deciders = (Vec<(usize, Option<Packet>)>, bool);
+
+/// Most solver queries spent on finding the deciding rules of one rule.
+pub const MAX_DECIDER_QUERIES: usize = 8;
 
 /// The earlier rules that decide some packet of (unreachable) rule `i`, in
-/// order, each with a packet it decides (`None` when it is the only one and
-/// contains the rule: no query needed), and whether the list is complete.
+/// order, each with a packet it decides when one was computed, and whether
+/// the list is complete.
 ///
-/// Rules after the first earlier rule that contains `i` cannot decide any
-/// of its packets; when that is `earlier[0]` it alone decides. Otherwise
-/// the deciders are enumerated with the first-match index chain:
-/// `M_i ∧ idx ∉ {found}` until unsatisfiable (one query per decider).
-fn deciding_rules(ctx: &PolicyCtx, i: usize, earlier: &[usize]) -> Result<(Vec<(usize, Option<Packet>)>, bool), String> {
+/// Only rules up to the first earlier rule that contains `i` can decide.
+/// Rule `j` decides some packet of `i` iff `X = M_i ∩ M_j` is not covered
+/// by the candidates before it. Cheap exact cases on summaries: one earlier
+/// candidate contains `X` (not a decider); none overlaps `X` (a decider).
+/// Otherwise `SAT(M_i ∧ M_j ∧ ⋀ ¬M_k)` over the earlier candidates that
+/// overlap `X`.
+fn deciding_rules(ctx: &PolicyCtx, i: usize, earlier: &[usize]) -> Result<Deciders, String> {
     let me = &ctx.summaries[i];
-    let upto = earlier.iter().position(|&j| me.is_subset(&ctx.summaries[j])).map_or(earlier.len(), |k| k + 1);
+    let upto = earlier
+        .iter()
+        .position(|&j| me.is_subset(&ctx.summaries[j]))
+        .map_or(earlier.len(), |k| k + 1);
     let cand = &earlier[..upto];
     if cand.len() == 1 {
         return Ok((vec![(cand[0], None)], true));
     }
     let mi = ctx.rule(i);
-    let idx = ctx.index_chain(cand);
-    let mut blocks: Vec<Bool> = Vec::new();
-    let mut found: Vec<(usize, Option<Packet>)> = Vec::new();
-    while found.len() < MAX_DECIDERS {
-        let mut q: Vec<&Bool> = vec![&mi];
-        q.extend(blocks.iter());
+    let mut found = Vec::new();
+    let mut queries = 0;
+    for (k, &j) in cand.iter().enumerate() {
+        let before = &cand[..k];
+        let x = me.intersect(&ctx.summaries[j]);
+        let overl: Vec<usize> = match &x {
+            Some(x) => {
+                if x.is_empty() || before.iter().any(|&b| x.is_subset(&ctx.summaries[b])) {
+                    continue;
+                }
+                before
+                    .iter()
+                    .copied()
+                    .filter(|&b| ctx.summaries[b].overlaps(x))
+                    .collect()
+            }
+            None => before.to_vec(),
+        };
+        if overl.is_empty() {
+            found.push((j, None));
+            continue;
+        }
+        if queries >= MAX_DECIDER_QUERIES {
+            return covering_core(ctx, i, cand);
+        }
+        queries += 1;
+        let mj = ctx.rule(j);
+        let negs: Vec<Bool> = overl.iter().map(|&b| ctx.rule(b).not()).collect();
+        let mut q: Vec<&Bool> = vec![&mi, &mj];
+        q.extend(negs.iter());
         match ctx.smt.check("deciding rules", &q) {
-            Outcome::Unsat => {
-                found.sort_by_key(|(j, _)| *j);
-                return Ok((found, true));
-            }
+            Outcome::Sat(p) => found.push((j, Some(p))),
+            Outcome::Unsat => {}
             Outcome::Unknown(r) => return Err(r),
-            Outcome::Sat(p) => {
-                let (by, _) = ctx.policy.evaluate(ctx.program, &p);
-                // INVARIANT: the rule is unreachable, so an earlier rule decides p.
-                let Some(j) = by.filter(|j| *j < i) else {
-                    return Err("a decoded packet reaches the rule (model and evaluator disagree)".into());
-                };
-                blocks.push(idx.eq(z3::ast::BV::from_u64(j as u64, 32)).not());
-                found.push((j, Some(p)));
-            }
         }
     }
-    found.sort_by_key(|(j, _)| *j);
-    Ok((found, false))
+    Ok((found, true))
+}
+
+/// Too many candidates to decide one by one: one query for a set of
+/// earlier rules that together cover rule `i` (an unsat core of
+/// `M_i ∧ ⋀ ¬M_k`). Reported as incomplete: those rules cover the rule,
+/// other rules may decide some of its packets first.
+fn covering_core(ctx: &PolicyCtx, i: usize, cand: &[usize]) -> Result<Deciders, String> {
+    let mi = ctx.rule(i);
+    let negs: Vec<Bool> = cand.iter().map(|&k| ctx.rule(k).not()).collect();
+    match ctx.smt.check_core("covering rules", &[&mi], &negs) {
+        (Outcome::Unsat, core) => Ok((core.into_iter().map(|k| (cand[k], None)).collect(), false)),
+        (Outcome::Unknown(r), _) => Err(r),
+        (Outcome::Sat(_), _) => {
+            Err("the rule is reachable after all (model and summaries disagree)".into())
+        }
+    }
 }

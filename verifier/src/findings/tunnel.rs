@@ -34,12 +34,18 @@ pub fn check_via(ctx: &PolicyCtx, sources: &SourceMap, out: &mut Vec<Diagnostic>
         let mut d = Diagnostic::new(
             codes::VIA_OUTSIDE_ROUTES,
             rule.span,
-            format!("rule sends via `{}` to destinations outside its routes", tunnel.name),
+            format!(
+                "rule sends via `{}` to destinations outside its routes",
+                tunnel.name
+            ),
         )
         .with_label("these destinations never leave through the tunnel")
         .with_related(tunnel.routes_span, format!("routes of `{}`", tunnel.name))
         .with_policy(&ctx.policy.name)
-        .with_help(format!("narrow `to` to the routes of `{}`, or add the missing routes", tunnel.name));
+        .with_help(format!(
+            "narrow `to` to the routes of `{}`, or add the missing routes",
+            tunnel.name
+        ));
         match ctx.smt.check("via routes", &[&f, &outside]) {
             Outcome::Sat(p) => {
                 let prefer = rule.matches.groups.clone().unwrap_or_default();
@@ -51,7 +57,13 @@ pub fn check_via(ctx: &PolicyCtx, sources: &SourceMap, out: &mut Vec<Diagnostic>
             // Only destinations of families the rule cannot have lie outside.
             Outcome::Unsat => continue,
             Outcome::Unknown(r) => {
-                out.push(super::unknown(ctx, sources, i, "whether the destinations lie inside the routes", &r));
+                out.push(super::unknown(
+                    ctx,
+                    sources,
+                    i,
+                    "whether the destinations lie inside the routes",
+                    &r,
+                ));
                 continue;
             }
         }
@@ -67,8 +79,17 @@ pub fn ike_packets(tunnel: &Tunnel, hook: Hook) -> Match {
         Hook::Output => (local, remote),
         Hook::Input => (remote, local),
     };
-    let ike = ServiceSet::ports(PROTO_UDP, IntervalSet::from_ranges([(500, 500), (4500, 4500)]));
-    Match { groups: None, from, to, service: Some(ike.union(&ServiceSet::proto(PROTO_ESP))), via: None }
+    let ike = ServiceSet::ports(
+        PROTO_UDP,
+        IntervalSet::from_ranges([(500, 500), (4500, 4500)]),
+    );
+    Match {
+        groups: None,
+        from,
+        to,
+        service: Some(ike.union(&ServiceSet::proto(PROTO_ESP))),
+        via: None,
+    }
 }
 
 pub fn check_ike(ctx: &PolicyCtx, sources: &SourceMap, out: &mut Vec<Diagnostic>) {
@@ -80,7 +101,9 @@ pub fn check_ike(ctx: &PolicyCtx, sources: &SourceMap, out: &mut Vec<Diagnostic>
             continue;
         }
         let f = ctx.encoder().matches(&ike);
-        let blocked = ctx.chain(&rules, |v| v == Verdict::Allow, default_allows).not();
+        let blocked = ctx
+            .chain(&rules, |v| v == Verdict::Allow, default_allows)
+            .not();
         let p = match ctx.smt.check("ike", &[&f, &blocked]) {
             Outcome::Unsat => continue,
             Outcome::Sat(p) => p,
@@ -101,18 +124,39 @@ pub fn check_ike(ctx: &PolicyCtx, sources: &SourceMap, out: &mut Vec<Diagnostic>
             continue; // re-check failed; never report a false witness
         }
         let (span, what) = match by {
-            Some(r) => (ctx.policy.rules[r].span, format!("`{}` decides it", rule_text(sources, ctx.policy.rules[r].span))),
-            None => (ctx.policy.default_span, format!("the default `{}` decides it", v.as_str())),
+            Some(r) => (
+                ctx.policy.rules[r].span,
+                format!(
+                    "`{}` decides it",
+                    rule_text(sources, ctx.policy.rules[r].span)
+                ),
+            ),
+            None => (
+                ctx.policy.default_span,
+                format!("the default `{}` decides it", v.as_str()),
+            ),
         };
         let d = Diagnostic::new(
             codes::IKE_BLOCKED,
             span,
-            format!("policy `{}` blocks the IKE or ESP of tunnel `{}`", ctx.policy.name, tunnel.name),
+            format!(
+                "policy `{}` blocks the IKE or ESP of tunnel `{}`",
+                ctx.policy.name, tunnel.name
+            ),
         )
         .with_label(format!("{what}: `{}`", v.as_str()))
-        .with_related(tunnel.span, format!("tunnel `{}` needs udp 500/4500 and esp to {}", tunnel.name, tunnel.remote))
+        .with_related(
+            tunnel.span,
+            format!(
+                "tunnel `{}` needs udp 500/4500 and esp to {}",
+                tunnel.name, tunnel.remote
+            ),
+        )
         .with_policy(&ctx.policy.name)
-        .with_help(format!("allow udp 500, udp 4500 and esp between {} and {} before this", tunnel.local, tunnel.remote))
+        .with_help(format!(
+            "allow udp 500, udp 4500 and esp between {} and {} before this",
+            tunnel.local, tunnel.remote
+        ))
         .with_witness(w);
         out.push(d);
     }

@@ -1,7 +1,13 @@
 //! Test support: an independent reference evaluator (first-match over the
 //! IR, written without `ir::Match::matches`), a parser for rendered witness
 //! packets, a small random IR generator, and the exhaustive grid oracle.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::needless_range_loop
+)]
 
 use pol_lang::ast::{Hook, Verdict};
 use pol_lang::diag::Witness;
@@ -25,18 +31,23 @@ fn in_path(sock: &Option<CgroupPath>, sel: &CgroupPath) -> bool {
 }
 
 pub fn ref_sock_in(program: &Program, g: GroupId, s: &Socket) -> bool {
-    program.groups[g.0 as usize].selectors.iter().any(|sel| match sel {
-        Selector::Cgroup(p) => in_path(&s.cgroup, p),
-        Selector::Classid(c) => s.classid == c.0,
-        Selector::Uid(u) => s.uid == *u,
-        Selector::Gid(x) => s.gid == *x,
-    })
+    program.groups[g.0 as usize]
+        .selectors
+        .iter()
+        .any(|sel| match sel {
+            Selector::Cgroup(p) => in_path(&s.cgroup, p),
+            Selector::Classid(c) => s.classid == c.0,
+            Selector::Uid(u) => s.uid == *u,
+            Selector::Gid(x) => s.gid == *x,
+        })
 }
 
 pub fn ref_group_ok(program: &Program, m: &Match, sock: &Option<Socket>) -> bool {
     match &m.groups {
         None => true,
-        Some(gs) => sock.as_ref().is_some_and(|s| gs.iter().any(|g| ref_sock_in(program, *g, s))),
+        Some(gs) => sock
+            .as_ref()
+            .is_some_and(|s| gs.iter().any(|g| ref_sock_in(program, *g, s))),
     }
 }
 
@@ -48,7 +59,7 @@ pub fn ref_addr_in(set: &AddrSet, a: Addr) -> bool {
 }
 
 pub fn ref_proto_valid(proto: u8, v6: bool) -> bool {
-    !(proto == PROTO_ICMP && v6) && !(proto == PROTO_ICMPV6 && !v6)
+    !(proto == PROTO_ICMP && v6 || proto == PROTO_ICMPV6 && !v6)
 }
 
 pub fn ref_ported(proto: u8) -> bool {
@@ -59,13 +70,19 @@ pub fn ref_svc_ok(m: &Match, proto: u8, dport: u16) -> bool {
     match &m.service {
         None => true,
         Some(s) => s.protos.get(&proto).is_some_and(|ports| {
-            !ref_ported(proto) || ports.ranges().iter().any(|&(lo, hi)| lo <= dport && dport <= hi)
+            !ref_ported(proto)
+                || ports
+                    .ranges()
+                    .iter()
+                    .any(|&(lo, hi)| lo <= dport && dport <= hi)
         }),
     }
 }
 
 pub fn ref_to_ok(program: &Program, m: &Match, d: Addr) -> bool {
-    ref_addr_in(&m.to, d) && m.via.is_none_or(|t| ref_addr_in(&program.tunnels[t.0 as usize].routes, d))
+    ref_addr_in(&m.to, d)
+        && m.via
+            .is_none_or(|t| ref_addr_in(&program.tunnels[t.0 as usize].routes, d))
 }
 
 pub fn ref_matches(program: &Program, m: &Match, p: &Packet) -> bool {
@@ -112,8 +129,22 @@ pub fn packet_of_witness(w: &Witness) -> Packet {
         uid,
         gid: w.gid.unwrap(),
     });
-    assert_eq!(w.family, if matches!(da, IpAddr::V6(_)) { "ipv6" } else { "ipv4" });
-    Packet { socket, saddr: addr(sa), daddr: addr(da), proto, sport: w.sport.unwrap_or(0), dport: w.dport.unwrap_or(0) }
+    assert_eq!(
+        w.family,
+        if matches!(da, IpAddr::V6(_)) {
+            "ipv6"
+        } else {
+            "ipv4"
+        }
+    );
+    Packet {
+        socket,
+        saddr: addr(sa),
+        daddr: addr(da),
+        proto,
+        sport: w.sport.unwrap_or(0),
+        dport: w.dport.unwrap_or(0),
+    }
 }
 
 // ---------------------------------------------------------------- random programs
@@ -167,7 +198,10 @@ fn addr_block(r: &mut Rng) -> AddrSet {
         7 => v6("2001:db8:1::", 48),
         8 => v6("fd00::", 8),
         9 => v6("2001:db8:1::5", 128),
-        _ => AddrSet { v4: IntervalSet::full(), v6: IntervalSet::empty() },
+        _ => AddrSet {
+            v4: IntervalSet::full(),
+            v6: IntervalSet::empty(),
+        },
     }
 }
 
@@ -231,7 +265,7 @@ pub fn random_program(r: &mut Rng, sources: &mut SourceMap) -> Program {
         let mut sels = BTreeSet::new();
         for _ in 0..1 + r.below(2) {
             let s = match r.below(10) {
-                0..=5 => Selector::Cgroup(CgroupPath::parse(*r.pick(CGROUPS)).unwrap()),
+                0..=5 => Selector::Cgroup(CgroupPath::parse(r.pick(CGROUPS)).unwrap()),
                 6 | 7 => Selector::Classid(ClassId(*r.pick(&[0x0010_0001, 0x0010_0002]))),
                 8 => Selector::Uid(*r.pick(&[0, 1000])),
                 _ => Selector::Gid(100),
@@ -281,7 +315,13 @@ pub fn random_program(r: &mut Rng, sources: &mut SourceMap) -> Program {
             // coverage by one earlier rule likely.
             let mut m = rules[r.below(rules.len() as u64) as usize].matches.clone();
             match r.below(4) {
-                0 => m.to = if r.chance(50) { AddrSet::any() } else { addr_set(r) },
+                0 => {
+                    m.to = if r.chance(50) {
+                        AddrSet::any()
+                    } else {
+                        addr_set(r)
+                    }
+                }
                 1 => m.service = service(r),
                 2 => m.groups = None,
                 _ => m.from = AddrSet::any(),
@@ -292,13 +332,18 @@ pub fn random_program(r: &mut Rng, sources: &mut SourceMap) -> Program {
                 groups: if r.chance(45) {
                     None
                 } else {
-                    let mut gs: Vec<GroupId> =
-                        (0..1 + r.below(2)).map(|_| GroupId(r.below(ngroups as u64) as u32)).collect();
+                    let mut gs: Vec<GroupId> = (0..1 + r.below(2))
+                        .map(|_| GroupId(r.below(ngroups as u64) as u32))
+                        .collect();
                     gs.sort();
                     gs.dedup();
                     Some(gs)
                 },
-                from: if r.chance(75) { AddrSet::any() } else { addr_set(r) },
+                from: if r.chance(75) {
+                    AddrSet::any()
+                } else {
+                    addr_set(r)
+                },
                 to: addr_set(r),
                 service: service(r),
                 via: None,
@@ -317,12 +362,24 @@ pub fn random_program(r: &mut Rng, sources: &mut SourceMap) -> Program {
                     let y = svc_block(r);
                     let mut b1 = b.clone();
                     let mut b2 = b.clone();
-                    let all = m.service.clone().unwrap_or_else(|| ServiceSet::proto(6).union(&ServiceSet::proto(17)));
+                    let all = m
+                        .service
+                        .clone()
+                        .unwrap_or_else(|| ServiceSet::proto(6).union(&ServiceSet::proto(17)));
                     b1.service = Some(all.intersect(&y));
-                    b2.service = Some(ServiceSet { protos: all.protos.iter().filter_map(|(p, ports)| {
-                        let rest = match y.protos.get(p) { Some(yp) => ports.difference(yp), None => ports.clone() };
-                        (!rest.is_empty()).then(|| (*p, rest))
-                    }).collect() });
+                    b2.service = Some(ServiceSet {
+                        protos: all
+                            .protos
+                            .iter()
+                            .filter_map(|(p, ports)| {
+                                let rest = match y.protos.get(p) {
+                                    Some(yp) => ports.difference(yp),
+                                    None => ports.clone(),
+                                };
+                                (!rest.is_empty()).then_some((*p, rest))
+                            })
+                            .collect(),
+                    });
                     let mut whole = whole;
                     whole.service = Some(all);
                     pending.push(whole);
@@ -417,7 +474,12 @@ pub fn grid(program: &Program) -> Grid {
         for &c in &classids {
             for &u in &uids {
                 for &g in &gids {
-                    sockets.push(Some(Socket { cgroup: cg.clone(), classid: c, uid: u, gid: g }));
+                    sockets.push(Some(Socket {
+                        cgroup: cg.clone(),
+                        classid: c,
+                        uid: u,
+                        gid: g,
+                    }));
                 }
             }
         }
@@ -436,8 +498,14 @@ pub fn grid(program: &Program) -> Grid {
     for t in &program.tunnels {
         sets.push(&t.routes);
     }
-    let a4: Vec<Addr> = reps(&sets.iter().map(|s| &s.v4).collect::<Vec<_>>()).into_iter().map(Addr::V4).collect();
-    let a6: Vec<Addr> = reps(&sets.iter().map(|s| &s.v6).collect::<Vec<_>>()).into_iter().map(Addr::V6).collect();
+    let a4: Vec<Addr> = reps(&sets.iter().map(|s| &s.v4).collect::<Vec<_>>())
+        .into_iter()
+        .map(Addr::V4)
+        .collect();
+    let a6: Vec<Addr> = reps(&sets.iter().map(|s| &s.v6).collect::<Vec<_>>())
+        .into_iter()
+        .map(Addr::V6)
+        .collect();
     let mut svc = Vec::new();
     for &p in &protos {
         if ref_ported(p) {
@@ -454,9 +522,21 @@ pub fn grid(program: &Program) -> Grid {
             svc.push((p, 0));
         }
     }
-    let s4 = svc.iter().copied().filter(|(p, _)| ref_proto_valid(*p, false)).collect();
-    let s6 = svc.iter().copied().filter(|(p, _)| ref_proto_valid(*p, true)).collect();
-    Grid { sockets, addrs: [a4, a6], svcs: [s4, s6] }
+    let s4 = svc
+        .iter()
+        .copied()
+        .filter(|(p, _)| ref_proto_valid(*p, false))
+        .collect();
+    let s6 = svc
+        .iter()
+        .copied()
+        .filter(|(p, _)| ref_proto_valid(*p, true))
+        .collect();
+    Grid {
+        sockets,
+        addrs: [a4, a6],
+        svcs: [s4, s6],
+    }
 }
 
 /// Every distinct set of matching rules (bit i = rule i) over the grid,
@@ -465,19 +545,37 @@ pub fn grid(program: &Program) -> Grid {
 pub fn match_sets(program: &Program, policy: &Policy, g: &Grid) -> Vec<(u64, Packet)> {
     let n = policy.rules.len();
     let mask = |f: &dyn Fn(&Match) -> bool| -> u64 {
-        (0..n).filter(|&i| f(&policy.rules[i].matches)).fold(0u64, |m, i| m | (1 << i))
+        (0..n)
+            .filter(|&i| f(&policy.rules[i].matches))
+            .fold(0u64, |m, i| m | (1 << i))
     };
     fn distinct<T: Clone>(v: impl Iterator<Item = (u64, T)>) -> Vec<(u64, T)> {
         let mut seen = HashSet::new();
         v.filter(|(m, _)| seen.insert(*m)).collect()
     }
-    let socks = distinct(g.sockets.iter().map(|s| (mask(&|m| ref_group_ok(program, m, s)), s.clone())));
+    let socks = distinct(
+        g.sockets
+            .iter()
+            .map(|s| (mask(&|m| ref_group_ok(program, m, s)), s.clone())),
+    );
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for fam in 0..2 {
-        let froms = distinct(g.addrs[fam].iter().map(|&a| (mask(&|m| ref_addr_in(&m.from, a)), a)));
-        let tos = distinct(g.addrs[fam].iter().map(|&a| (mask(&|m| ref_to_ok(program, m, a)), a)));
-        let svcs = distinct(g.svcs[fam].iter().map(|&(p, d)| (mask(&|m| ref_svc_ok(m, p, d)), (p, d))));
+        let froms = distinct(
+            g.addrs[fam]
+                .iter()
+                .map(|&a| (mask(&|m| ref_addr_in(&m.from, a)), a)),
+        );
+        let tos = distinct(
+            g.addrs[fam]
+                .iter()
+                .map(|&a| (mask(&|m| ref_to_ok(program, m, a)), a)),
+        );
+        let svcs = distinct(
+            g.svcs[fam]
+                .iter()
+                .map(|&(p, d)| (mask(&|m| ref_svc_ok(m, p, d)), (p, d))),
+        );
         for (ms, s) in &socks {
             for (mf, f) in &froms {
                 for (mt, t) in &tos {
@@ -525,14 +623,25 @@ pub fn classify(policy: &Policy, sets: &[(u64, Packet)]) -> Expected {
             kinds[i] = "empty-match";
             continue;
         }
-        let reaching: Vec<u64> = mine.iter().copied().filter(|m| low(*m) == Some(i)).collect();
+        let reaching: Vec<u64> = mine
+            .iter()
+            .copied()
+            .filter(|m| low(*m) == Some(i))
+            .collect();
         if reaching.is_empty() {
             let other = mine.iter().any(|m| v(low(*m)) != policy.rules[i].verdict);
-            kinds[i] = if other { "shadowed" } else { "redundant-earlier" };
+            kinds[i] = if other {
+                "shadowed"
+            } else {
+                "redundant-earlier"
+            };
             continue;
         }
         reach[i] = true;
-        if reaching.iter().all(|m| v(low(m & !bit)) == policy.rules[i].verdict) {
+        if reaching
+            .iter()
+            .all(|m| v(low(m & !bit)) == policy.rules[i].verdict)
+        {
             kinds[i] = "redundant-later";
         }
     }
@@ -546,11 +655,15 @@ pub fn classify(policy: &Policy, sets: &[(u64, Packet)]) -> Expected {
             if !reach[j] || policy.rules[j].verdict == policy.rules[i].verdict {
                 continue;
             }
-            let both = sets.iter().any(|(m, _)| m & (1 << i) != 0 && m & (1 << j) != 0);
+            let both = sets
+                .iter()
+                .any(|(m, _)| m & (1 << i) != 0 && m & (1 << j) != 0);
             if !both {
                 continue;
             }
-            let j_in_i = sets.iter().all(|(m, _)| m & (1 << j) == 0 || m & (1 << i) != 0);
+            let j_in_i = sets
+                .iter()
+                .all(|(m, _)| m & (1 << j) == 0 || m & (1 << i) != 0);
             if j_in_i {
                 generalizes[i].push(j);
             } else {
@@ -558,5 +671,9 @@ pub fn classify(policy: &Policy, sets: &[(u64, Packet)]) -> Expected {
             }
         }
     }
-    Expected { kinds, conflicts, generalizes }
+    Expected {
+        kinds,
+        conflicts,
+        generalizes,
+    }
 }
