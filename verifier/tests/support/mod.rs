@@ -265,7 +265,7 @@ pub fn random_program(r: &mut Rng, sources: &mut SourceMap) -> Program {
         let mut sels = BTreeSet::new();
         for _ in 0..1 + r.below(2) {
             let s = match r.below(10) {
-                0..=5 => Selector::Cgroup(CgroupPath::parse(r.pick(CGROUPS)).unwrap()),
+                0..=5 => Selector::Cgroup(CgroupPath::parse(r.pick::<&str>(CGROUPS)).unwrap()),
                 6 | 7 => Selector::Classid(ClassId(*r.pick(&[0x0010_0001, 0x0010_0002]))),
                 8 => Selector::Uid(*r.pick(&[0, 1000])),
                 _ => Selector::Gid(100),
