@@ -36,11 +36,14 @@ pub struct SolverFlags {
     /// Per-query solver time limit in milliseconds; an undecided query is reported as `unknown`
     #[arg(long, default_value_t = 2000)]
     pub solver_timeout_ms: u64,
+    /// Per-query Z3 resource limit (deterministic across machines, unlike the time limit)
+    #[arg(long)]
+    pub solver_rlimit: Option<u32>,
 }
 
 impl SolverFlags {
     pub fn options(&self) -> pol_verifier::Options {
-        pol_verifier::Options { timeout_ms: self.solver_timeout_ms, ..pol_verifier::Options::default() }
+        pol_verifier::Options { timeout_ms: self.solver_timeout_ms, rlimit: self.solver_rlimit, ..pol_verifier::Options::default() }
     }
 }
 
