@@ -3,6 +3,7 @@
 //! I/O or internal failure — LANGUAGE.md §10).
 
 mod cmd;
+mod out;
 mod report;
 
 use clap::{Parser, Subcommand};

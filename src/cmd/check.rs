@@ -136,6 +136,6 @@ pub fn run(args: Args) -> u8 {
     let verifier = (!args.no_verify).then_some(&verifier);
     let analyses: Vec<Analysis> = files.iter().map(|f| analyze_with(f, &args.compile, verifier)).collect();
     let parts: Vec<Part<'_>> = analyses.iter().map(Analysis::part).collect();
-    print!("{}", report::render(&parts, args.format, report::use_color()));
+    crate::out::print(&report::render(&parts, args.format, report::use_color()));
     report::exit_status(&parts, args.deny_warnings)
 }

@@ -63,11 +63,8 @@ pub fn run(args: Args) -> u8 {
     vopts.max_diff_regions = args.max_regions;
     let report = pol_verifier::diff((po, &old.sources), (pn, &new.sources), &args.policy, &vopts);
     match args.format {
-        OutFormat::Human => print!("{}", report.human()),
-        OutFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into())
-        ),
+        OutFormat::Human => crate::out::print(&report.human()),
+        OutFormat::Json => crate::out::println(&serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into())),
     }
     u8::from(report.changed())
 }

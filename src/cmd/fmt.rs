@@ -49,13 +49,13 @@ pub fn run(args: Args) -> u8 {
             continue;
         }
         if args.check {
-            println!("would reformat {}", path.display());
+            crate::out::println(&format!("would reformat {}", path.display()));
             status = status.max(1);
         } else if let Err(e) = write_atomically(&path, &formatted) {
             eprintln!("error: cannot write `{}`: {e}", path.display());
             status = 2;
         } else {
-            println!("formatted {}", path.display());
+            crate::out::println(&format!("formatted {}", path.display()));
         }
     }
     status

@@ -44,12 +44,9 @@ pub fn run(args: Args) -> u8 {
         diags: &diags,
         sources: &compilation.sources,
     }];
-    print!(
-        "{}",
-        report::render(&parts, args.format, report::use_color())
-    );
+    crate::out::print(&report::render(&parts, args.format, report::use_color()));
     if let (Some(s), Format::Human) = (summary, args.format) {
-        println!("{s}");
+        crate::out::println(&s);
     }
     report::exit_status(&parts, false)
 }
