@@ -68,7 +68,14 @@ fn finish(loaded: resolve::imports::Loaded, mut sources: SourceMap, mut diags: D
 /// Compile `entry` and resolve a packet description against its names
 /// (`browser to 192.0.2.1 tcp 443`, the words after `expect allow`), for
 /// `polc explain`. The description is shown in diagnostics as `<packet>`.
-pub fn compile_with_packet(entry: &Path, opts: &CompileOptions, packet: &str) -> (Compilation, Option<ir::Match>) {
+/// A packet description typed on the command line, resolved.
+pub struct PacketQuery {
+    pub matches: ir::Match,
+    /// The policy named with `in POLICY`, if the description had one.
+    pub policy: Option<String>,
+}
+
+pub fn compile_with_packet(entry: &Path, opts: &CompileOptions, packet: &str) -> (Compilation, Option<PacketQuery>) {
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::new();
     let display = entry.display().to_string();
@@ -80,8 +87,10 @@ pub fn compile_with_packet(entry: &Path, opts: &CompileOptions, packet: &str) ->
     let wrapped = format!("test \"packet\" {{ expect allow {packet} }}");
     let id = sources.add("<packet>", wrapped, true);
     let (file, errs) = crate::parse::parse_file(id, sources.text(id));
-    let spec = match file.items.first() {
-        Some(ast::Item::Test(t)) if errs.is_empty() && t.expects.len() == 1 => t.expects[0].packets.clone(),
+    let (spec, policy) = match file.items.first() {
+        Some(ast::Item::Test(t)) if errs.is_empty() && t.expects.len() == 1 => {
+            (t.expects[0].packets.clone(), t.expects[0].policy.as_ref().map(|p| p.node.clone()))
+        }
         _ => {
             diags.extend(errs);
             if !diags.has_errors() {
@@ -90,7 +99,8 @@ pub fn compile_with_packet(entry: &Path, opts: &CompileOptions, packet: &str) ->
             return (Compilation { sources, program: None, diagnostics: diags }, None);
         }
     };
-    finish(loaded, sources, diags, opts, Some(&spec))
+    let (c, m) = finish(loaded, sources, diags, opts, Some(&spec));
+    (c, m.map(|matches| PacketQuery { matches, policy }))
 }
 
 /// A diagnostic for a path given on the command line that cannot be used.

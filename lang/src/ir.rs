@@ -119,6 +119,9 @@ pub enum Selector {
     Gid(u32),
 }
 
+/// Longest cgroup path accepted (Linux `PATH_MAX`).
+pub const MAX_CGROUP_PATH: usize = 4096;
+
 /// A validated cgroup v2 path relative to the cgroup2 root: no leading `/`,
 /// no `.`/`..`, no empty components, no NUL or newline.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -132,6 +135,9 @@ impl CgroupPath {
         }
         if s.starts_with('/') {
             return Err("the path must be relative to the cgroup2 root (no leading `/`)".into());
+        }
+        if s.len() > MAX_CGROUP_PATH {
+            return Err(format!("the path is {} bytes long; Linux paths are at most {MAX_CGROUP_PATH}", s.len()));
         }
         if s.chars().any(|c| c == '\0' || c == '\n' || c.is_control()) {
             return Err("the path contains a control character".into());

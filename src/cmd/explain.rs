@@ -41,7 +41,7 @@ pub fn run(args: Args) -> u8 {
     let text = args.packet.join(" ");
     let (compilation, packets) =
         pol_lang::compile_with_packet(&args.file, &compile_options(&args.compile), &text);
-    let (Some(program), Some(packets)) = (&compilation.program, packets) else {
+    let (Some(program), Some(query)) = (&compilation.program, packets) else {
         let parts = [Part {
             diags: &compilation.diagnostics,
             sources: &compilation.sources,
@@ -52,7 +52,9 @@ pub fn run(args: Args) -> u8 {
         );
         return 1;
     };
-    let policy = match (&args.policy, program.policies.len()) {
+    let packets = query.matches;
+    let wanted = args.policy.clone().or(query.policy);
+    let policy = match (&wanted, program.policies.len()) {
         (Some(name), _) => match program.policies.iter().position(|p| &p.name == name) {
             Some(i) => i,
             None => {

@@ -2,6 +2,7 @@
 //! the overlap index, rule formulas (built once, on demand) and the
 //! first-match "chains" that express what verdict a packet gets.
 
+use crate::boxes::Region;
 use crate::encode::Encoder;
 use crate::index::{OverlapIndex, Summary};
 use crate::smt::Smt;
@@ -15,6 +16,8 @@ pub struct PolicyCtx<'a> {
     pub policy: &'a Policy,
     pub smt: &'a Smt,
     pub summaries: Vec<Summary>,
+    /// Each rule's packets as a union of boxes (`boxes`).
+    pub regions: Vec<Region>,
     pub index: RefCell<OverlapIndex>,
     formulas: RefCell<Vec<Option<Bool>>>,
 }
@@ -26,6 +29,10 @@ impl<'a> PolicyCtx<'a> {
             .iter()
             .map(|r| Summary::of(&r.matches, program, &smt.cgroups))
             .collect();
+        let regions = summaries
+            .iter()
+            .map(|s| Region::of(s, &smt.cgroups))
+            .collect();
         let index = RefCell::new(OverlapIndex::new(&summaries));
         let formulas = RefCell::new(vec![None; policy.rules.len()]);
         PolicyCtx {
@@ -33,6 +40,7 @@ impl<'a> PolicyCtx<'a> {
             policy,
             smt,
             summaries,
+            regions,
             index,
             formulas,
         }

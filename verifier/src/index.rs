@@ -18,16 +18,51 @@
 //! Coverage by several rules together is what needs the solver.
 //!
 //! [`OverlapIndex`] finds, for each rule, the rules that may overlap it
-//! without comparing all pairs: rules are bucketed by destination
-//! (IPv4 /16, IPv6 /32 cells) and by (protocol, port/256) cells; a rule is
-//! compared only with the rules of the more selective of its two bucket
-//! lists, and the exact `disjoint` test filters those.
+//! without comparing all pairs: rules are bucketed by (protocol, port/256)
+//! cell (or "wide"), and within a bucket by the smallest prefix block
+//! holding their destinations; a rule is compared only with the rules of
+//! its service cells whose destination block meets its own, and the exact
+//! `overlaps` test filters those.
 
 use crate::model::CgroupIndex;
 use pol_lang::ir::{Match, Program, Selector};
 use pol_lang::sets::service::{has_ports, proto_families};
+use pol_lang::sets::interval::Bound;
 use pol_lang::sets::{Family, IntervalSet};
 use std::collections::{BTreeMap, HashMap};
+
+/// `a ∩ b ≠ ∅`, without allocating.
+fn ov<T: Bound>(a: &IntervalSet<T>, b: &IntervalSet<T>) -> bool {
+    let (a, b) = (a.ranges(), b.ranges());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        if x.0.max(y.0) <= x.1.min(y.1) {
+            return true;
+        }
+        if x.1 < y.1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    false
+}
+
+/// `a ⊆ b`, without allocating.
+fn sub<T: Bound>(a: &IntervalSet<T>, b: &IntervalSet<T>) -> bool {
+    let b = b.ranges();
+    let mut j = 0;
+    for &(lo, hi) in a.ranges() {
+        while j < b.len() && b[j].1 < lo {
+            j += 1;
+        }
+        if j >= b.len() || b[j].0 > lo || b[j].1 < hi {
+            return false;
+        }
+    }
+    true
+}
 
 /// Per-dimension socket sets of a group expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +128,7 @@ impl Sockets {
             (Sockets::Any, x) | (x, Sockets::Any) => !x.is_empty(),
             (Sockets::Sel(a), Sockets::Sel(b)) => (0..4).any(|i| {
                 !a[i].is_empty()
-                    && (0..4).any(|j| !b[j].is_empty() && (i != j || a[i].overlaps(&b[j])))
+                    && (0..4).any(|j| !b[j].is_empty() && (i != j || ov(&a[i], &b[j])))
             }),
         }
     }
@@ -102,7 +137,7 @@ impl Sockets {
         match (self, o) {
             (_, Sockets::Any) => true,
             (Sockets::Any, Sockets::Sel(_)) => false,
-            (Sockets::Sel(a), Sockets::Sel(b)) => (0..4).all(|i| a[i].is_subset(&b[i])),
+            (Sockets::Sel(a), Sockets::Sel(b)) => (0..4).all(|i| sub(&a[i], &b[i])),
         }
     }
 }
@@ -136,7 +171,7 @@ fn svc_overlaps(
         (None, Some(m)) | (Some(m), None) => !m.is_empty(),
         (Some(x), Some(y)) => x
             .iter()
-            .any(|(p, px)| y.get(p).is_some_and(|py| !has_ports(*p) || px.overlaps(py))),
+            .any(|(p, px)| y.get(p).is_some_and(|py| !has_ports(*p) || ov(px, py))),
     }
 }
 
@@ -149,7 +184,7 @@ fn svc_subset(
         (_, None) => true,
         (Some(x), Some(y)) => x.iter().all(|(p, px)| {
             y.get(p)
-                .is_some_and(|py| !has_ports(*p) || px.is_subset(py))
+                .is_some_and(|py| !has_ports(*p) || sub(px, py))
         }),
         (None, Some(y)) => (0u8..=255)
             .filter(|p| proto_families(*p).contains(&f))
@@ -190,10 +225,10 @@ impl FamPart {
     }
 
     fn overlaps(&self, o: &FamPart) -> bool {
-        self.from.overlaps(&o.from) && self.to.overlaps(&o.to) && svc_overlaps(&self.svc, &o.svc)
+        ov(&self.to, &o.to) && ov(&self.from, &o.from) && svc_overlaps(&self.svc, &o.svc)
     }
     fn is_subset(&self, o: &FamPart, f: Family) -> bool {
-        self.from.is_subset(&o.from) && self.to.is_subset(&o.to) && svc_subset(&self.svc, &o.svc, f)
+        sub(&self.to, &o.to) && sub(&self.from, &o.from) && svc_subset(&self.svc, &o.svc, f)
     }
 }
 
@@ -296,43 +331,103 @@ impl Summary {
     }
 }
 
-/// Bucketed rule lists for finding overlap candidates.
+/// Service key of the index: `(protocol, port / 256)` cell, or `WIDE`
+/// for rules with any protocol or wide port ranges.
+type SvcKey = (u8, u16);
+const WIDE: SvcKey = (0, u16::MAX);
+
+/// Rules of one service key, by destination: per family, each rule at the
+/// smallest aligned prefix block containing its destinations (the "hull"),
+/// so two rules' destinations can only meet when one hull lies inside the
+/// other.
+#[derive(Default)]
+struct DstTrie {
+    /// Per family: (prefix length, block start) → rules.
+    nodes: [HashMap<(u8, u128), Vec<u32>>; 2],
+    /// Per family: prefix lengths present (bit l).
+    lens: [[u64; 3]; 2],
+    /// Per family: (block start, prefix length, rule), sorted.
+    sorted: [Vec<(u128, u8, u32)>; 2],
+}
+
+fn fam_bits(fi: usize) -> u32 {
+    if fi == 0 {
+        32
+    } else {
+        128
+    }
+}
+
+/// The hull block of a set: (prefix length, start, end).
+fn hull(fi: usize, to: &IntervalSet<u128>) -> Option<(u8, u128, u128)> {
+    let lo = to.ranges().first()?.0;
+    let hi = to.ranges().last()?.1;
+    let d = 128 - (lo ^ hi).leading_zeros();
+    let mask = if d >= 128 { u128::MAX } else { (1u128 << d) - 1 };
+    let len = fam_bits(fi).saturating_sub(d);
+    Some((u8::try_from(len).unwrap_or(0), lo & !mask, lo | mask))
+}
+
+fn block_start(fi: usize, len: u8, x: u128) -> u128 {
+    let d = fam_bits(fi).saturating_sub(u32::from(len));
+    let mask = if d >= 128 { u128::MAX } else { (1u128 << d) - 1 };
+    x & !mask
+}
+
+impl DstTrie {
+    fn insert(&mut self, fi: usize, (len, start, _): (u8, u128, u128), rule: u32) {
+        self.nodes[fi].entry((len, start)).or_default().push(rule);
+        self.lens[fi][usize::from(len) / 64] |= 1 << (len % 64);
+        self.sorted[fi].push((start, len, rule));
+    }
+
+    fn finish(&mut self) {
+        for s in &mut self.sorted {
+            s.sort_unstable();
+        }
+    }
+
+    /// Every rule whose hull meets block `(len, start, end)` of family `fi`.
+    fn visit(&self, fi: usize, (len, start, end): (u8, u128, u128), f: &mut impl FnMut(u32)) {
+        // Ancestors: strictly larger blocks containing this one.
+        for l in 0..len {
+            if self.lens[fi][usize::from(l) / 64] & (1 << (l % 64)) == 0 {
+                continue;
+            }
+            if let Some(v) = self.nodes[fi].get(&(l, block_start(fi, l, start))) {
+                v.iter().for_each(|&r| f(r));
+            }
+        }
+        // The block itself and everything inside it.
+        let s = &self.sorted[fi];
+        let from = s.partition_point(|e| e.0 < start);
+        for e in &s[from..] {
+            if e.0 > end {
+                break;
+            }
+            if e.1 >= len {
+                f(e.2);
+            }
+        }
+    }
+}
+
+/// The overlap index: rules by service key, then by destination hull.
 pub struct OverlapIndex {
-    /// Destination cell → rules; cell = (family, high bits).
-    dst: HashMap<(u8, u64), Vec<u32>>,
-    dst_wide: Vec<u32>,
-    /// (protocol, port / 256) → rules; port-less protocols use cell 0.
-    svc: HashMap<(u8, u16), Vec<u32>>,
-    svc_wide: Vec<u32>,
+    by_svc: HashMap<SvcKey, DstTrie>,
     /// Scratch: last query id that saw each rule.
     seen: Vec<u32>,
     stamp: u32,
 }
 
-const MAX_CELLS: u128 = 64;
+const MAX_SVC_CELLS: u16 = 16;
 
-fn dst_cells(s: &Summary) -> Option<Vec<(u8, u64)>> {
-    let mut out = Vec::new();
-    for (fi, part) in s.fams.iter().enumerate() {
-        let Some(part) = part else { continue };
-        let shift = if fi == 0 { 16 } else { 96 };
-        for &(lo, hi) in part.to.ranges() {
-            let (a, b) = (lo >> shift, hi >> shift);
-            if b - a >= MAX_CELLS {
-                return None;
-            }
-            for c in a..=b {
-                out.push((fi as u8, u64::try_from(c).unwrap_or(u64::MAX)));
-            }
-        }
-    }
-    Some(out)
-}
-
-fn svc_cells(s: &Summary) -> Option<Vec<(u8, u16)>> {
+fn svc_keys(s: &Summary) -> Vec<SvcKey> {
     let mut out = Vec::new();
     for part in s.fams.iter().flatten() {
-        let svc = part.svc.as_ref()?;
+        let Some(svc) = part.svc.as_ref() else {
+            return vec![WIDE];
+        };
         for (p, ports) in svc {
             if !has_ports(*p) {
                 out.push((*p, 0));
@@ -340,8 +435,8 @@ fn svc_cells(s: &Summary) -> Option<Vec<(u8, u16)>> {
             }
             for &(lo, hi) in ports.ranges() {
                 let (a, b) = (lo >> 8, hi >> 8);
-                if u128::from(b - a) >= MAX_CELLS / 4 {
-                    return None;
+                if b - a >= MAX_SVC_CELLS {
+                    return vec![WIDE];
                 }
                 for c in a..=b {
                     out.push((*p, c));
@@ -351,62 +446,32 @@ fn svc_cells(s: &Summary) -> Option<Vec<(u8, u16)>> {
     }
     out.sort_unstable();
     out.dedup();
-    Some(out)
+    out
 }
 
 impl OverlapIndex {
     pub fn new(rules: &[Summary]) -> OverlapIndex {
-        let mut ix = OverlapIndex {
-            dst: HashMap::new(),
-            dst_wide: Vec::new(),
-            svc: HashMap::new(),
-            svc_wide: Vec::new(),
-            seen: vec![0; rules.len()],
-            stamp: 0,
-        };
+        let mut by_svc: HashMap<SvcKey, DstTrie> = HashMap::new();
         for (i, s) in rules.iter().enumerate() {
             let i = crate::model::to_u32(i);
             if s.is_empty() {
                 continue;
             }
-            match dst_cells(s) {
-                Some(cells) => {
-                    let mut cells = cells;
-                    cells.sort_unstable();
-                    cells.dedup();
-                    for c in cells {
-                        ix.dst.entry(c).or_default().push(i);
+            for k in svc_keys(s) {
+                let t = by_svc.entry(k).or_default();
+                for (fi, part) in s.fams.iter().enumerate() {
+                    if let Some(h) = part.as_ref().and_then(|p| hull(fi, &p.to)) {
+                        t.insert(fi, h, i);
                     }
                 }
-                None => ix.dst_wide.push(i),
-            }
-            match svc_cells(s) {
-                Some(cells) => {
-                    for c in cells {
-                        ix.svc.entry(c).or_default().push(i);
-                    }
-                }
-                None => ix.svc_wide.push(i),
             }
         }
-        ix
-    }
-
-    fn gather<'m, K: std::hash::Hash + Eq>(
-        map: &'m HashMap<K, Vec<u32>>,
-        wide: &'m [u32],
-        cells: Option<Vec<K>>,
-        all: usize,
-    ) -> Option<Vec<&'m [u32]>> {
-        let cells = cells?;
-        let mut lists: Vec<&[u32]> = vec![wide];
-        for c in cells {
-            if let Some(l) = map.get(&c) {
-                lists.push(l);
-            }
+        by_svc.values_mut().for_each(DstTrie::finish);
+        OverlapIndex {
+            by_svc,
+            seen: vec![0; rules.len()],
+            stamp: 0,
         }
-        let n: usize = lists.iter().map(|l| l.len()).sum();
-        (n < all).then_some(lists)
     }
 
     /// Rules that overlap `s` (exactly), in ascending order. `rules` must be
@@ -415,40 +480,39 @@ impl OverlapIndex {
         if s.is_empty() {
             return Vec::new();
         }
-        let all = rules.len();
-        let by_dst = Self::gather(&self.dst, &self.dst_wide, dst_cells(s), usize::MAX);
-        let by_svc = Self::gather(&self.svc, &self.svc_wide, svc_cells(s), usize::MAX);
-        let size =
-            |l: &Option<Vec<&[u32]>>| l.as_ref().map(|v| v.iter().map(|x| x.len()).sum::<usize>());
-        let pick = match (size(&by_dst), size(&by_svc)) {
-            (Some(a), Some(b)) if a.min(b) < all => Some(if a <= b { by_dst } else { by_svc }),
-            (Some(a), None) if a < all => Some(by_dst),
-            (None, Some(b)) if b < all => Some(by_svc),
-            _ => None,
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.seen.iter_mut().for_each(|x| *x = 0);
+            self.stamp = 1;
+        }
+        let keys = svc_keys(s);
+        let tries: Vec<&DstTrie> = if keys == [WIDE] {
+            self.by_svc.values().collect()
+        } else {
+            keys.iter()
+                .chain(std::iter::once(&WIDE))
+                .filter_map(|k| self.by_svc.get(k))
+                .collect()
         };
+        let (seen, stamp) = (&mut self.seen, self.stamp);
         let mut out = Vec::new();
-        match pick.flatten() {
-            Some(lists) => {
-                self.stamp = self.stamp.wrapping_add(1);
-                if self.stamp == 0 {
-                    self.seen.iter_mut().for_each(|x| *x = 0);
-                    self.stamp = 1;
-                }
-                for l in lists {
-                    for &j in l {
-                        let ju = j as usize;
-                        if self.seen[ju] != self.stamp {
-                            self.seen[ju] = self.stamp;
-                            if rules[ju].overlaps(s) {
-                                out.push(ju);
-                            }
+        for t in tries {
+            for (fi, part) in s.fams.iter().enumerate() {
+                let Some(h) = part.as_ref().and_then(|p| hull(fi, &p.to)) else {
+                    continue;
+                };
+                t.visit(fi, h, &mut |j| {
+                    let ju = j as usize;
+                    if seen[ju] != stamp {
+                        seen[ju] = stamp;
+                        if rules[ju].overlaps(s) {
+                            out.push(ju);
                         }
                     }
-                }
-                out.sort_unstable();
+                });
             }
-            None => out.extend((0..all).filter(|&j| rules[j].overlaps(s))),
         }
+        out.sort_unstable();
         out
     }
 }

@@ -13,6 +13,7 @@
 //! docs/verifier.md describes the semantics and decisions.
 
 pub mod analysis;
+pub mod boxes;
 pub mod diff;
 pub mod encode;
 pub mod explain;

@@ -111,20 +111,24 @@ impl Renderer<'_> {
                     i = j;
                 }
                 _ => {
-                    let ctx = RuleCtx {
-                        program: self.program,
-                        hook: policy.hook,
-                        site: self.sources.file_line(rules[i].span),
-                    };
-                    let r = render_rule(&ctx, &rules[i], false, &mut self.sets);
-                    if r.is_empty() {
-                        lines.push(format!(
-                            "# {}: matches no packet",
-                            comment_text(&ctx.site, MAX_TEXT)
-                        ));
+                    // A short run (or no key): render it linearly, all of it,
+                    // so the run is not scanned again from every rule.
+                    for rule in &rules[i..j] {
+                        let ctx = RuleCtx {
+                            program: self.program,
+                            hook: policy.hook,
+                            site: self.sources.file_line(rule.span),
+                        };
+                        let r = render_rule(&ctx, rule, false, &mut self.sets);
+                        if r.is_empty() {
+                            lines.push(format!(
+                                "# {}: matches no packet",
+                                comment_text(&ctx.site, MAX_TEXT)
+                            ));
+                        }
+                        lines.extend(r);
                     }
-                    lines.extend(r);
-                    i += 1;
+                    i = j;
                 }
             }
         }

@@ -275,6 +275,7 @@ fn hostile_fixture() -> Result<String, String> {
         sh(&format!("sh -n '{}/{s}'", dir.display()), &[])?;
     }
     let n = load_and_probe("hostile", &program, &c.sources)?;
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(format!("{n} probes sent"))
 }
 

@@ -29,6 +29,7 @@ pub fn format_file(file: &File, src: &str) -> String {
         src,
         comments: &file.comments,
         used: vec![false; file.comments.len()],
+        unused_from: 0,
     };
     let entries: Vec<Entry> = file.items.iter().map(Entry::Item).collect();
     let mut out = p.block_body(&entries, 0, usize::MAX, true);
@@ -113,6 +114,8 @@ struct Printer<'a> {
     src: &'a str,
     comments: &'a [Comment],
     used: Vec<bool>,
+    /// Every comment before this index is used.
+    unused_from: usize,
 }
 
 fn ind(level: usize) -> String {
@@ -134,14 +137,27 @@ fn comment_line(c: &Comment) -> String {
 impl<'a> Printer<'a> {
     // ------------------------------------------------------------ comments
 
+    // INVARIANT: `self.comments` is in source order (the lexer's), so the
+    // lookups below binary-search by offset instead of scanning every
+    // comment for every node (which was quadratic on commented sets).
+
+    /// Index of the first comment starting at or after `pos`.
+    fn first_at(&self, pos: usize) -> usize {
+        self.comments.partition_point(|c| (c.span.start as usize) < pos)
+    }
+
     /// Unused comments that start before `pos`, in order; marks them used.
     fn take_before(&mut self, pos: usize) -> Vec<&'a Comment> {
         let mut out = Vec::new();
-        for (i, c) in self.comments.iter().enumerate() {
-            if (c.span.start as usize) < pos && !self.used[i] {
+        let end = self.first_at(pos);
+        for i in self.unused_from..end {
+            if !self.used[i] {
                 self.used[i] = true;
-                out.push(c);
+                out.push(&self.comments[i]);
             }
+        }
+        while self.unused_from < self.used.len() && self.used[self.unused_from] {
+            self.unused_from += 1;
         }
         out
     }
@@ -149,9 +165,13 @@ impl<'a> Printer<'a> {
     /// The unused comment that starts at or after `end`, before `limit`, on
     /// the same source line as `end`.
     fn take_eol(&mut self, end: usize, limit: usize) -> Option<&'a Comment> {
-        for (i, c) in self.comments.iter().enumerate() {
+        let comments: &'a [Comment] = self.comments;
+        for (i, c) in comments.iter().enumerate().skip(self.first_at(end)) {
             let s = c.span.start as usize;
-            if self.used[i] || s < end || s >= limit {
+            if s >= limit {
+                return None;
+            }
+            if self.used[i] {
                 continue;
             }
             let gap = self.src.get(end..s).unwrap_or("\n");
@@ -165,10 +185,12 @@ impl<'a> Printer<'a> {
     }
 
     fn has_comment_in(&self, span: Span) -> bool {
-        self.comments
+        let from = self.first_at(span.start as usize);
+        self.comments[from..]
             .iter()
             .enumerate()
-            .any(|(i, c)| !self.used[i] && c.span.start >= span.start && c.span.start < span.end)
+            .take_while(|(_, c)| c.span.start < span.end)
+            .any(|(k, _)| !self.used[from + k])
     }
 
     fn newlines(&self, a: usize, b: usize) -> usize {

@@ -45,15 +45,15 @@ impl Resolver<'_> {
                 self.lookup_network(id, origins)
             }
             ast::AddrExpr::Set(es, _) => {
-                let mut acc = Some(AddrSet::empty());
+                let mut parts = Vec::with_capacity(es.len());
+                let mut ok = true;
                 for x in es {
-                    let v = self.eval_addr(x, depth + 1, origins, scope);
-                    acc = match (acc, v) {
-                        (Some(a), Some(b)) => Some(a.union(&b)),
-                        _ => None,
-                    };
+                    match self.eval_addr(x, depth + 1, origins, scope) {
+                        Some(v) => parts.push(v),
+                        None => ok = false,
+                    }
                 }
-                acc
+                ok.then(|| AddrSet::union_all(&parts))
             }
             ast::AddrExpr::Not(x, _) => self.eval_addr(x, depth + 1, origins, scope).map(|s| s.complement()),
             ast::AddrExpr::Call(c) => {

@@ -65,9 +65,13 @@ pub fn evaluation_order(r: &mut Resolver<'_>) -> Vec<Node> {
                 }
             }
         }
+        // Only a reference of the slot's own kind is a dependency; one of
+        // another kind is a type error, reported when it is evaluated.
         for id in refs {
             if let Some(&t) = index.get(&id.node) {
-                g.add_edge(n, t, id.span);
+                if std::mem::discriminant(&g[t].0) == std::mem::discriminant(&node) {
+                    g.add_edge(n, t, id.span);
+                }
             }
         }
     }

@@ -97,7 +97,7 @@ impl Namespace {
         names.sort();
         if let Some(h) = did_you_mean(&name.node, names.iter().copied()) {
             d = d.with_help(h);
-        } else if expected.contains(&DefKind::Network) && ["rfc1918", "loopback", "link-local", "ula", "multicast", "documentation", "cgnat", "public", "private"].contains(&name.node.as_str()) {
+        } else if expected.contains(&DefKind::Network) && crate::stdlib::module("networks").is_some_and(|s| s.contains(&format!("network {} =", name.node))) {
             d = d.with_help(format!("`{}` is in the stdlib: add `import \"std/networks\"`", name.node));
         } else if expected.contains(&DefKind::Service) && crate::stdlib::module("services").is_some_and(|s| s.contains(&format!("service {} =", name.node))) {
             d = d.with_help(format!("`{}` is in the stdlib: add `import \"std/services\"`", name.node));

@@ -85,7 +85,19 @@ impl Resolver<'_> {
         let mut log = None;
         let mut counter = false;
         let mut comment = None;
+        let mut seen: Vec<(&'static str, Span)> = Vec::new();
         for m in &r.modifiers {
+            let what = match &m.node {
+                Modifier::Log(_) => "log",
+                Modifier::Counter => "counter",
+                Modifier::Comment(_) => "comment",
+            };
+            if let Some((_, first)) = seen.iter().find(|(w, _)| *w == what) {
+                let first = *first;
+                self.twice(m.span, first, what);
+                continue;
+            }
+            seen.push((what, m.span));
             match &m.node {
                 Modifier::Log(prefix) => log = Some(Log { prefix: prefix.clone() }),
                 Modifier::Counter => counter = true,

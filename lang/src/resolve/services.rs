@@ -35,9 +35,9 @@ impl Resolver<'_> {
                 let mut ranges = Vec::new();
                 for r in ports {
                     if r.node.lo > 65535 || r.node.hi > 65535 {
-                        let bad = r.node.lo.max(r.node.hi);
+                        let written = self.sources.snippet(r.span).to_string();
                         self.err(
-                            Diagnostic::new(codes::PORT_OUT_OF_RANGE, r.span, format!("port `{bad}` is out of range"))
+                            Diagnostic::new(codes::PORT_OUT_OF_RANGE, r.span, format!("port `{written}` is out of range"))
                                 .with_label("ports are 0–65535"),
                         );
                         ok = false;
@@ -88,15 +88,15 @@ impl Resolver<'_> {
                 self.lookup_service(id, origins)
             }
             ast::ServiceExpr::Set(es, _) => {
-                let mut acc = Some(ServiceSet::empty());
+                let mut parts = Vec::with_capacity(es.len());
+                let mut ok = true;
                 for x in es {
-                    let v = self.eval_service(x, depth + 1, origins, scope);
-                    acc = match (acc, v) {
-                        (Some(a), Some(b)) => Some(a.union(&b)),
-                        _ => None,
-                    };
+                    match self.eval_service(x, depth + 1, origins, scope) {
+                        Some(v) => parts.push(v),
+                        None => ok = false,
+                    }
                 }
-                acc
+                ok.then(|| ServiceSet::union_all(&parts))
             }
             ast::ServiceExpr::Call(c) => {
                 if scope == Scope::LiteralsOnly {

@@ -111,7 +111,20 @@ impl Resolver<'_> {
         }
         let Some(spec) = schema.lookup(&name) else {
             let mut d = Diagnostic::new(codes::UNKNOWN_SYSCTL, key.span, format!("unknown sysctl `{name}`")).with_label("not in the sysctl schema");
-            d = match did_you_mean(&name, schema.key_names()) {
+            // Suggest concrete keys: a `*` component takes the user's own.
+            let user: Vec<&str> = name.split('.').collect();
+            let concrete: Vec<String> = schema
+                .key_names()
+                .map(|k| {
+                    let parts: Vec<&str> = k.split('.').collect();
+                    if parts.len() == user.len() {
+                        parts.iter().zip(&user).map(|(p, u)| if *p == "*" { *u } else { *p }).collect::<Vec<_>>().join(".")
+                    } else {
+                        k.to_string()
+                    }
+                })
+                .collect();
+            d = match did_you_mean(&name, concrete.iter().map(String::as_str)) {
                 Some(h) => d.with_help(h),
                 None => d.with_help(format!("if the key exists on your kernel, quote it to skip the check: `\"{name}\" = …`")),
             };

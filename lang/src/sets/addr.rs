@@ -64,6 +64,18 @@ impl AddrSet {
         AddrSet { v4: self.v4.union(&o.v4), v6: self.v6.union(&o.v6) }
     }
 
+    /// The union of many sets in one normalisation (n log n, where folding
+    /// `union` would be quadratic).
+    pub fn union_all<'a>(sets: impl IntoIterator<Item = &'a AddrSet>) -> Self {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for s in sets {
+            v4.extend_from_slice(s.v4.ranges());
+            v6.extend_from_slice(s.v6.ranges());
+        }
+        AddrSet { v4: IntervalSet::from_ranges(v4), v6: IntervalSet::from_ranges(v6) }
+    }
+
     pub fn intersect(&self, o: &Self) -> Self {
         AddrSet { v4: self.v4.intersect(&o.v4), v6: self.v6.intersect(&o.v6) }
     }

@@ -101,6 +101,18 @@ impl ServiceSet {
         out
     }
 
+    /// The union of many sets in one normalisation per protocol.
+    pub fn union_all<'a>(sets: impl IntoIterator<Item = &'a ServiceSet>) -> Self {
+        let mut per: BTreeMap<u8, Vec<(u16, u16)>> = BTreeMap::new();
+        for s in sets {
+            for (p, ports) in &s.protos {
+                per.entry(*p).or_default().extend_from_slice(ports.ranges());
+            }
+        }
+        let protos = per.into_iter().map(|(p, r)| (p, IntervalSet::from_ranges(r))).filter(|(_, r)| !r.is_empty()).collect();
+        ServiceSet { protos }
+    }
+
     pub fn intersect(&self, o: &Self) -> Self {
         let mut out = ServiceSet::empty();
         for (p, ports) in &self.protos {

@@ -58,10 +58,16 @@ pub fn check(
                 conflicts.len() - MAX_RELATED
             ));
         }
-        match ctx
-            .smt
-            .check("conflict witness", &[&ctx.rule(i), &ctx.rule(first)])
-        {
+        let boxed = ctx.regions[i]
+            .common_packet(&ctx.regions[first], &ctx.smt.cgroups)
+            .flatten();
+        let found = match boxed {
+            Some(p) => Outcome::Sat(p),
+            None => ctx
+                .smt
+                .check("conflict witness", &[&ctx.rule(i), &ctx.rule(first)]),
+        };
+        match found {
             Outcome::Sat(p) => {
                 let prefer = rule.matches.groups.clone().unwrap_or_default();
                 let (_, _, w) = witness::evaluate(ctx.program, ctx.policy, &p, &prefer);

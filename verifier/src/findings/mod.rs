@@ -81,11 +81,12 @@ pub fn check_policy(ctx: &PolicyCtx, sources: &SourceMap, out: &mut Vec<Diagnost
         let over = ctx.overlapping(&ctx.summaries[i]);
         let earlier: Vec<usize> = over.iter().copied().filter(|&j| j < i).collect();
         let later: Vec<usize> = over.iter().copied().filter(|&j| j > i).collect();
-        status[i] = shadow::check(ctx, sources, i, &earlier, out);
+        let (st, reach) = shadow::check(ctx, sources, i, &earlier, out);
+        status[i] = st;
         if status[i] != Status::Reachable {
             continue;
         }
-        redundant::check_later(ctx, sources, i, &earlier, &later, out);
+        redundant::check_later(ctx, sources, i, &earlier, &later, reach.as_ref(), out);
         conflict::check(ctx, sources, i, &earlier, &status, out);
     }
     tunnel::check_via(ctx, sources, out);

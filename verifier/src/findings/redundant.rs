@@ -9,7 +9,9 @@
 
 use super::{unknown, MAX_RELATED};
 use crate::analysis::PolicyCtx;
+use crate::boxes::{Budget, Region};
 use crate::smt::Outcome;
+use pol_lang::ast::Verdict;
 use pol_lang::diag::{codes, Diagnostic};
 use pol_lang::span::SourceMap;
 use z3::ast::Bool;
@@ -20,6 +22,7 @@ pub fn check_later(
     i: usize,
     earlier: &[usize],
     later: &[usize],
+    reach: Option<&Region>,
     out: &mut Vec<Diagnostic>,
 ) {
     let v = ctx.verdict(i);
@@ -33,6 +36,8 @@ pub fn check_later(
         true
     } else if !default_same && same_later.is_empty() {
         false
+    } else if let Some(r) = reach.and_then(|r| later_boxes(ctx, v, r, later, default_same)) {
+        r
     } else {
         let mi = ctx.rule(i);
         let negs: Vec<Bool> = earlier.iter().map(|&j| ctx.rule(j).not()).collect();
@@ -82,4 +87,33 @@ pub fn check_later(
         );
     }
     out.push(d);
+}
+
+/// The first-match walk on boxes over the packets that reach the rule
+/// (`reach`): redundant iff every later rule that would get some of them
+/// gives `v`, and whatever no later rule matches goes to a default of `v`.
+/// `None` when over budget.
+fn later_boxes(
+    ctx: &PolicyCtx,
+    v: Verdict,
+    reach: &Region,
+    later: &[usize],
+    default_same: bool,
+) -> Option<bool> {
+    let mut rem = reach.clone();
+    let mut budget = Budget::new();
+    for &j in later {
+        if rem.is_empty() {
+            break;
+        }
+        let rj = &ctx.regions[j];
+        if !rem.overlaps(rj) {
+            continue;
+        }
+        if ctx.verdict(j) != v {
+            return Some(false);
+        }
+        rem.subtract(rj, &mut budget)?;
+    }
+    Some(default_same || rem.is_empty())
 }

@@ -14,6 +14,7 @@
 
 use super::{rule_text, unknown, Status, MAX_RELATED};
 use crate::analysis::PolicyCtx;
+use crate::boxes::{Budget, Region};
 use crate::smt::Outcome;
 use crate::witness;
 use pol_lang::diag::{codes, Diagnostic};
@@ -21,16 +22,66 @@ use pol_lang::ir::Packet;
 use pol_lang::span::SourceMap;
 use z3::ast::Bool;
 
+/// The reachability of rule `i`, reporting `shadowed` or `redundant`.
+/// For a reachable rule, also the packets that reach it (`M_i` minus the
+/// earlier rules) as boxes, when the box computation stayed in budget.
 pub fn check(
     ctx: &PolicyCtx,
     sources: &SourceMap,
     i: usize,
     earlier: &[usize],
     out: &mut Vec<Diagnostic>,
-) -> Status {
+) -> (Status, Option<Region>) {
     if earlier.is_empty() {
-        return Status::Reachable;
+        return (Status::Reachable, Some(ctx.regions[i].clone()));
     }
+    if let Some((deciders, rem)) = first_match_boxes(ctx, i, earlier) {
+        if !rem.is_empty() {
+            return (Status::Reachable, Some(rem));
+        }
+        let v = ctx.verdict(i);
+        let other = deciders
+            .iter()
+            .find(|(j, _)| ctx.verdict(*j) != v)
+            .and_then(|(_, p)| p.clone());
+        report(ctx, sources, i, &deciders, true, other, out);
+        return (Status::Unreachable, None);
+    }
+    (check_smt(ctx, sources, i, earlier, out), None)
+}
+
+/// The exact first-match walk on boxes: each earlier overlapping rule that
+/// decides some packet of `i` (with such a packet), and what is left of
+/// `M_i` after all of them. `None` when over budget.
+fn first_match_boxes(
+    ctx: &PolicyCtx,
+    i: usize,
+    earlier: &[usize],
+) -> Option<(Vec<(usize, Option<Packet>)>, Region)> {
+    let mut rem = ctx.regions[i].clone();
+    let mut budget = Budget::new();
+    let mut deciders = Vec::new();
+    for &j in earlier {
+        let rj = &ctx.regions[j];
+        if let Some(p) = rem.common_packet(rj, &ctx.smt.cgroups) {
+            deciders.push((j, Some(p?)));
+            rem.subtract(rj, &mut budget)?;
+            if rem.is_empty() {
+                break;
+            }
+        }
+    }
+    Some((deciders, rem))
+}
+
+/// The solver path of [`check`], when boxes are over budget.
+fn check_smt(
+    ctx: &PolicyCtx,
+    sources: &SourceMap,
+    i: usize,
+    earlier: &[usize],
+    out: &mut Vec<Diagnostic>,
+) -> Status {
     let me = &ctx.summaries[i];
     let contained = earlier.iter().any(|&j| me.is_subset(&ctx.summaries[j]));
     if !contained {
@@ -114,6 +165,22 @@ pub fn check(
             }
         }
     }
+    report(ctx, sources, i, &deciders, complete, other, out);
+    Status::Unreachable
+}
+
+/// The `shadowed` (when `other`, a packet of `i` that an earlier rule gives
+/// another verdict) or `redundant` diagnostic of unreachable rule `i`.
+fn report(
+    ctx: &PolicyCtx,
+    sources: &SourceMap,
+    i: usize,
+    deciders: &[(usize, Option<Packet>)],
+    complete: bool,
+    other: Option<Packet>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let v = ctx.verdict(i);
     let rule = &ctx.policy.rules[i];
     let mut d = match &other {
         Some(_) => Diagnostic::new(
@@ -170,7 +237,6 @@ pub fn check(
         }
     }
     out.push(d);
-    Status::Unreachable
 }
 
 /// Deciding rules, each with a packet it decides when one was computed,

@@ -1,0 +1,414 @@
+//! Exact set algebra on unions of boxes: the solver-free path for the
+//! first-match questions (which earlier rules decide a rule's packets, is
+//! anything left, which later rule would get the rest).
+//!
+//! The packet space is extended to a product of eight integer dimensions
+//! per family (`v6` false/true):
+//!
+//! | dim | values |
+//! |---|---|
+//! | `CG` | cgroup node numbers (`CgroupIndex`), `elsewhere`, and `NOSOCK = elsewhere + 1` = "no socket" |
+//! | `CLASSID`, `UID`, `GID` | 32-bit |
+//! | `SADDR`, `DADDR` | IPv4 values (< 2^32) or IPv6 |
+//! | `PROTO` | protocols valid in the family |
+//! | `DPORT` | 16-bit |
+//!
+//! A box is a product of one interval list per dimension; a rule's packets
+//! are a union of boxes ([`Region::of`]): per family, per socket selector
+//! dimension ("cylinder") and per group of protocols sharing a port set.
+//!
+//! The extension is harmless: without a socket the socket fields and, for
+//! protocols without ports, the port, are canonically 0 in the packet
+//! model, and no rule's membership depends on them there (rules with groups
+//! never contain `NOSOCK`; rules without groups are full on the socket
+//! fields; a port-less protocol always comes with the full port set). So
+//! every set built from rule regions by intersection and difference is
+//! invariant under those fields, and a point of it is turned into a
+//! packet by setting them to 0 ([`PBox::packet`]): an empty result is exact,
+//! and a non-empty one gives a concrete packet.
+//!
+//! Subtraction `A \ B` of boxes splits `A` into at most eight disjoint
+//! pieces (one per dimension where `A` sticks out of `B`). The number of
+//! boxes can grow, so every operation takes a [`Budget`]; running out
+//! returns `None` and the caller falls back to the solver.
+
+use crate::index::Summary;
+use crate::model::CgroupIndex;
+use pol_lang::ir::{Addr, Packet, Socket};
+use pol_lang::sets::service::{has_ports, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+
+pub const NDIM: usize = 8;
+pub const CG: usize = 0;
+pub const CLASSID: usize = 1;
+pub const UID: usize = 2;
+pub const GID: usize = 3;
+pub const SADDR: usize = 4;
+pub const DADDR: usize = 5;
+pub const PROTO: usize = 6;
+pub const DPORT: usize = 7;
+
+type R = (u128, u128);
+
+/// One box: a family and, per dimension, a sorted list of disjoint,
+/// non-adjacent inclusive intervals (all in one allocation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PBox {
+    v6: bool,
+    off: [u32; NDIM + 1],
+    r: Vec<R>,
+}
+
+fn overlaps(a: &[R], b: &[R]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        if x.0.max(y.0) <= x.1.min(y.1) {
+            return true;
+        }
+        if x.1 < y.1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    false
+}
+
+fn intersect(a: &[R], b: &[R], out: &mut Vec<R>) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        let (lo, hi) = (x.0.max(y.0), x.1.min(y.1));
+        if lo <= hi {
+            out.push((lo, hi));
+        }
+        if x.1 < y.1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+}
+
+/// `a \ b` appended to `out`.
+fn difference(a: &[R], b: &[R], out: &mut Vec<R>) {
+    let mut j = 0;
+    for &(lo, hi) in a {
+        let mut lo = lo;
+        let mut done = false;
+        while j < b.len() && b[j].1 < lo {
+            j += 1;
+        }
+        let mut k = j;
+        while k < b.len() && b[k].0 <= hi {
+            let (c, d) = b[k];
+            if c > lo {
+                out.push((lo, c - 1));
+            }
+            if d >= hi {
+                done = true;
+                break;
+            }
+            lo = d + 1;
+            k += 1;
+        }
+        if !done {
+            out.push((lo, hi));
+        }
+    }
+}
+
+fn is_subset(a: &[R], b: &[R]) -> bool {
+    let mut j = 0;
+    for &(lo, hi) in a {
+        while j < b.len() && b[j].1 < lo {
+            j += 1;
+        }
+        if j >= b.len() || b[j].0 > lo || b[j].1 < hi {
+            return false;
+        }
+    }
+    true
+}
+
+impl PBox {
+    fn new(v6: bool, dims: [&[R]; NDIM]) -> PBox {
+        let mut off = [0u32; NDIM + 1];
+        let mut r = Vec::with_capacity(dims.iter().map(|d| d.len()).sum());
+        for (k, d) in dims.iter().enumerate() {
+            r.extend_from_slice(d);
+            off[k + 1] = u32::try_from(r.len()).unwrap_or(u32::MAX);
+        }
+        PBox { v6, off, r }
+    }
+
+    pub fn dim(&self, k: usize) -> &[R] {
+        &self.r[self.off[k] as usize..self.off[k + 1] as usize]
+    }
+
+    fn is_empty(&self) -> bool {
+        (0..NDIM).any(|k| self.off[k] == self.off[k + 1])
+    }
+
+    fn overlaps(&self, o: &PBox) -> bool {
+        self.v6 == o.v6 && (0..NDIM).all(|k| overlaps(self.dim(k), o.dim(k)))
+    }
+
+    fn is_subset(&self, o: &PBox) -> bool {
+        self.v6 == o.v6 && (0..NDIM).all(|k| is_subset(self.dim(k), o.dim(k)))
+    }
+
+    fn intersect(&self, o: &PBox) -> Option<PBox> {
+        if !self.overlaps(o) {
+            return None;
+        }
+        let mut off = [0u32; NDIM + 1];
+        let mut r = Vec::new();
+        for k in 0..NDIM {
+            intersect(self.dim(k), o.dim(k), &mut r);
+            off[k + 1] = u32::try_from(r.len()).unwrap_or(u32::MAX);
+        }
+        Some(PBox { v6: self.v6, off, r })
+    }
+
+    /// `self \ o` as disjoint pieces appended to `out`.
+    fn subtract_into(self, o: &PBox, out: &mut Vec<PBox>) {
+        if !self.overlaps(o) {
+            out.push(self);
+            return;
+        }
+        if self.is_subset(o) {
+            return;
+        }
+        // Piece k: dims < k inside `o`, dim k outside `o`, dims > k as is.
+        let mut inter: Vec<R> = Vec::new();
+        let mut inter_off = [0usize; NDIM + 1];
+        let mut diff: Vec<R> = Vec::new();
+        for k in 0..NDIM {
+            diff.clear();
+            difference(self.dim(k), o.dim(k), &mut diff);
+            if !diff.is_empty() {
+                let mut off = [0u32; NDIM + 1];
+                let mut r = Vec::new();
+                for j in 0..NDIM {
+                    if j < k {
+                        r.extend_from_slice(&inter[inter_off[j]..inter_off[j + 1]]);
+                    } else if j == k {
+                        r.extend_from_slice(&diff);
+                    } else {
+                        r.extend_from_slice(self.dim(j));
+                    }
+                    off[j + 1] = u32::try_from(r.len()).unwrap_or(u32::MAX);
+                }
+                out.push(PBox { v6: self.v6, off, r });
+            }
+            intersect(self.dim(k), o.dim(k), &mut inter);
+            inter_off[k + 1] = inter.len();
+        }
+    }
+
+    /// A concrete packet of the box (canonical socket and port fields;
+    /// tcp or udp preferred as the protocol).
+    pub fn packet(&self, cgroups: &CgroupIndex) -> Option<Packet> {
+        let lo = |k: usize| self.dim(k).first().map(|r| r.0);
+        let contains = |k: usize, v: u128| self.dim(k).iter().any(|r| r.0 <= v && v <= r.1);
+        let cg = lo(CG)?;
+        let socket = if cg > u128::from(cgroups.elsewhere()) {
+            None
+        } else {
+            Some(Socket {
+                cgroup: cgroups.path(u32::try_from(cg).ok()?).cloned(),
+                classid: u32::try_from(lo(CLASSID)?).ok()?,
+                uid: u32::try_from(lo(UID)?).ok()?,
+                gid: u32::try_from(lo(GID)?).ok()?,
+            })
+        };
+        let proto = [PROTO_TCP, PROTO_UDP]
+            .into_iter()
+            .find(|p| contains(PROTO, u128::from(*p)))
+            .map_or_else(|| lo(PROTO).and_then(|p| u8::try_from(p).ok()), Some)?;
+        let dport = if has_ports(proto) {
+            u16::try_from(lo(DPORT)?).ok()?
+        } else {
+            0
+        };
+        let addr = |a: u128| {
+            if self.v6 {
+                Some(Addr::V6(a))
+            } else {
+                u32::try_from(a).ok().map(Addr::V4)
+            }
+        };
+        Some(Packet {
+            socket,
+            saddr: addr(lo(SADDR)?)?,
+            daddr: addr(lo(DADDR)?)?,
+            proto,
+            sport: if has_ports(proto) {
+                crate::model::WITNESS_SPORT
+            } else {
+                0
+            },
+            dport,
+        })
+    }
+}
+
+/// Limits one computation: the most boxes a region may hold and the most
+/// box subtractions it may do.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub max_boxes: usize,
+    pub steps: usize,
+}
+
+impl Budget {
+    pub fn new() -> Budget {
+        Budget {
+            max_boxes: 512,
+            steps: 200_000,
+        }
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::new()
+    }
+}
+
+/// A union of boxes (not necessarily disjoint).
+#[derive(Debug, Clone, Default)]
+pub struct Region {
+    pub boxes: Vec<PBox>,
+}
+
+fn u32_full() -> R {
+    (0, u128::from(u32::MAX))
+}
+
+impl Region {
+    /// The packets of a rule summary.
+    pub fn of(s: &Summary, cgroups: &CgroupIndex) -> Region {
+        let nosock = u128::from(cgroups.elsewhere()) + 1;
+        let socket_dims: Vec<[Vec<R>; 4]> = match &s.sockets {
+            crate::index::Sockets::Any => {
+                vec![[vec![(0, nosock)], vec![u32_full()], vec![u32_full()], vec![u32_full()]]]
+            }
+            crate::index::Sockets::Sel(d) => (0..4)
+                .filter(|&k| !d[k].is_empty())
+                .map(|k| {
+                    let mut dims = [
+                        vec![(0, nosock - 1)],
+                        vec![u32_full()],
+                        vec![u32_full()],
+                        vec![u32_full()],
+                    ];
+                    dims[k] = d[k]
+                        .ranges()
+                        .iter()
+                        .map(|&(a, b)| (u128::from(a), u128::from(b)))
+                        .collect();
+                    dims
+                })
+                .collect(),
+        };
+        let mut boxes = Vec::new();
+        for (fi, part) in s.fams.iter().enumerate() {
+            let Some(part) = part else { continue };
+            let v6 = fi == 1;
+            // (protocols, ports) groups.
+            let svc: Vec<(Vec<R>, Vec<R>)> = match &part.svc {
+                None => {
+                    let excl = u128::from(if v6 { PROTO_ICMP } else { PROTO_ICMPV6 });
+                    vec![(vec![(0, excl - 1), (excl + 1, 255)], vec![(0, 65535)])]
+                }
+                Some(m) => {
+                    let mut groups: Vec<(Vec<R>, Vec<R>)> = Vec::new();
+                    for (p, ports) in m {
+                        let ports: Vec<R> = ports
+                            .ranges()
+                            .iter()
+                            .map(|&(a, b)| (u128::from(a), u128::from(b)))
+                            .collect();
+                        let p = u128::from(*p);
+                        match groups.iter_mut().find(|g| g.1 == ports) {
+                            Some(g) => {
+                                // Protocols come in ascending order.
+                                match g.0.last_mut() {
+                                    Some(last) if last.1 + 1 == p => last.1 = p,
+                                    _ => g.0.push((p, p)),
+                                }
+                            }
+                            None => groups.push((vec![(p, p)], ports)),
+                        }
+                    }
+                    groups
+                }
+            };
+            for sd in &socket_dims {
+                for (protos, ports) in &svc {
+                    let b = PBox::new(
+                        v6,
+                        [
+                            &sd[0],
+                            &sd[1],
+                            &sd[2],
+                            &sd[3],
+                            part.from.ranges(),
+                            part.to.ranges(),
+                            protos,
+                            ports,
+                        ],
+                    );
+                    if !b.is_empty() {
+                        boxes.push(b);
+                    }
+                }
+            }
+        }
+        Region { boxes }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.boxes.is_empty()
+    }
+
+    pub fn overlaps(&self, o: &Region) -> bool {
+        self.boxes
+            .iter()
+            .any(|a| o.boxes.iter().any(|b| a.overlaps(b)))
+    }
+
+    /// A packet in both regions, if any (exact: `None` = disjoint).
+    pub fn common_packet(&self, o: &Region, cgroups: &CgroupIndex) -> Option<Option<Packet>> {
+        for a in &self.boxes {
+            for b in &o.boxes {
+                if let Some(x) = a.intersect(b) {
+                    return Some(x.packet(cgroups));
+                }
+            }
+        }
+        None
+    }
+
+    /// `self := self \ o`. `None` (and `self` unspecified) when the budget
+    /// runs out.
+    pub fn subtract(&mut self, o: &Region, budget: &mut Budget) -> Option<()> {
+        for b in &o.boxes {
+            if !self.boxes.iter().any(|a| a.overlaps(b)) {
+                continue;
+            }
+            let mut next = Vec::with_capacity(self.boxes.len());
+            for a in std::mem::take(&mut self.boxes) {
+                budget.steps = budget.steps.checked_sub(1)?;
+                a.subtract_into(b, &mut next);
+            }
+            if next.len() > budget.max_boxes {
+                return None;
+            }
+            self.boxes = next;
+        }
+        Some(())
+    }
+}
