@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "polc", version, about = "Verify Pol policies with Z3 and compile them to nftables, cgroups, vti6 and sysctl")]
+#[command(
+    name = "polc",
+    version,
+    about = "Verify Pol policies with Z3 and compile them to nftables, cgroups, vti6 and sysctl"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,7 +44,9 @@ enum Command {
 const STACK_BYTES: usize = 256 * 1024 * 1024;
 
 fn main() -> ExitCode {
-    let worker = std::thread::Builder::new().stack_size(STACK_BYTES).spawn(real_main);
+    let worker = std::thread::Builder::new()
+        .stack_size(STACK_BYTES)
+        .spawn(real_main);
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => {

@@ -58,7 +58,10 @@ pub fn render(parts: &[Part<'_>], format: Format, color: bool) -> String {
             let mut seen = HashSet::new();
             for p in parts {
                 let v = render::sarif(p.diags, p.sources);
-                let results = v["runs"][0]["results"].as_array().cloned().unwrap_or_default();
+                let results = v["runs"][0]["results"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 let m = merged.get_or_insert_with(|| {
                     let mut base = v.clone();
                     base["runs"][0]["results"] = Value::Array(Vec::new());
@@ -128,7 +131,9 @@ pub fn exit_status(parts: &[Part<'_>], deny_warnings: bool) -> u8 {
     if all().any(|d| d.code == codes::IO_ERROR) {
         return 2;
     }
-    if all().any(|d| d.severity == Severity::Error) || (deny_warnings && all().any(|d| d.severity == Severity::Warning)) {
+    if all().any(|d| d.severity == Severity::Error)
+        || (deny_warnings && all().any(|d| d.severity == Severity::Warning))
+    {
         return 1;
     }
     0

@@ -21,9 +21,17 @@ fn every_example_checks_clean_and_is_formatted() {
     assert!(names.len() >= 4, "examples: {names:?}");
     for n in &names {
         let out = polc(&ex, &["check", n]);
-        assert_eq!(out.status, 0, "polc check {n}:\n{}{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.status, 0,
+            "polc check {n}:\n{}{}",
+            out.stdout, out.stderr
+        );
         let out = polc(&ex, &["fmt", "--check", n]);
-        assert_eq!(out.status, 0, "polc fmt --check {n}:\n{}{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.status, 0,
+            "polc fmt --check {n}:\n{}{}",
+            out.stdout, out.stderr
+        );
     }
 }
 
@@ -34,14 +42,20 @@ fn a_missing_file_is_an_io_failure_with_status_2() {
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["diagnostics"][0]["code"], "P0902");
     assert_eq!(v["diagnostics"][0]["file"], "no/such/file.pol");
-    insta::assert_snapshot!("missing_file_human", polc(repo(), &["check", "no/such/file.pol"]).stdout);
+    insta::assert_snapshot!(
+        "missing_file_human",
+        polc(repo(), &["check", "no/such/file.pol"]).stdout
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(polc(repo(), &["check"]).status, 2);
     assert_eq!(polc(repo(), &["frobnicate"]).status, 2);
-    assert_eq!(polc(repo(), &["check", "--format", "xml", "examples/server.pol"]).status, 2);
+    assert_eq!(
+        polc(repo(), &["check", "--format", "xml", "examples/server.pol"]).status,
+        2
+    );
 }
 
 #[test]
@@ -50,49 +64,99 @@ fn a_directory_is_one_report_over_its_entry_files() {
     let out = polc(&dir, &["check", "--format", "json", "."]);
     assert_eq!(out.status, 1);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let files: std::collections::BTreeSet<&str> = v["diagnostics"].as_array().unwrap().iter().map(|d| d["file"].as_str().unwrap()).collect();
-    assert!(files.len() >= 40, "one report should cover every fixture: {files:?}");
+    let files: std::collections::BTreeSet<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.len() >= 40,
+        "one report should cover every fixture: {files:?}"
+    );
     // The import cycle lives in lib/ and is found through its importer once.
-    let cycles = v["diagnostics"].as_array().unwrap().iter().filter(|d| d["code"] == "P0104").count();
+    let cycles = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "P0104")
+        .count();
     assert_eq!(cycles, 1);
 }
 
 #[test]
 fn several_files_one_summary() {
     let ex = repo().join("examples");
-    let out = polc(&ex, &["check", "workstation.pol", "server.pol", "tuning.pol"]);
+    let out = polc(
+        &ex,
+        &["check", "workstation.pol", "server.pol", "tuning.pol"],
+    );
     assert_eq!(out.status, 0, "{}", out.stdout);
-    assert_eq!(out.stdout.lines().filter(|l| l.contains("errors,")).count(), 1, "{}", out.stdout);
+    assert_eq!(
+        out.stdout.lines().filter(|l| l.contains("errors,")).count(),
+        1,
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn deny_warnings_turns_warnings_into_status_1() {
     let dir = repo().join("tests/fixtures/frontend");
-    assert_eq!(polc(&dir, &["check", "p0405_sysctl_unchecked.pol"]).status, 0);
-    assert_eq!(polc(&dir, &["check", "--deny-warnings", "p0405_sysctl_unchecked.pol"]).status, 1);
+    assert_eq!(
+        polc(&dir, &["check", "p0405_sysctl_unchecked.pol"]).status,
+        0
+    );
+    assert_eq!(
+        polc(
+            &dir,
+            &["check", "--deny-warnings", "p0405_sysctl_unchecked.pol"]
+        )
+        .status,
+        1
+    );
 }
 
 #[test]
 fn json_points_at_line_and_column() {
     let dir = repo().join("tests/fixtures/frontend");
-    let out = polc(&dir, &["check", "--format", "json", "p0110_unknown_name.pol"]);
+    let out = polc(
+        &dir,
+        &["check", "--format", "json", "p0110_unknown_name.pol"],
+    );
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let d = &v["diagnostics"][0];
     assert_eq!(d["kind"], "unresolved");
     assert_eq!(d["severity"], "error");
-    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(6), Some(11)));
-    assert_eq!((d["end_line"].as_u64(), d["end_column"].as_u64()), (Some(6), Some(17)));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(6), Some(11))
+    );
+    assert_eq!(
+        (d["end_line"].as_u64(), d["end_column"].as_u64()),
+        (Some(6), Some(17))
+    );
     assert_eq!(v["summary"]["errors"], 1);
 }
 
 #[test]
 fn github_annotations_escape_and_locate() {
     let dir = repo().join("tests/fixtures/frontend");
-    let out = polc(&dir, &["check", "--format", "github", "p0130_definition_cycle.pol"]);
+    let out = polc(
+        &dir,
+        &["check", "--format", "github", "p0130_definition_cycle.pol"],
+    );
     assert_eq!(out.status, 1);
     let line = out.stdout.lines().next().unwrap();
-    assert!(line.starts_with("::error file=p0130_definition_cycle.pol,line=2,col=9,"), "{line}");
-    assert!(!out.stdout.trim_end().contains('\n') || out.stdout.lines().all(|l| l.starts_with("::")), "one line per annotation:\n{}", out.stdout);
+    assert!(
+        line.starts_with("::error file=p0130_definition_cycle.pol,line=2,col=9,"),
+        "{line}"
+    );
+    assert!(
+        !out.stdout.trim_end().contains('\n') || out.stdout.lines().all(|l| l.starts_with("::")),
+        "one line per annotation:\n{}",
+        out.stdout
+    );
 }
 
 #[test]

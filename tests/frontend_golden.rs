@@ -21,7 +21,14 @@ fn check_fixture(path: &Path) {
 /// Hostile matcher modules run with limits lowered so the suite stays
 /// quick; the root is the repository so fixtures can call the examples'
 /// matchers.
-const MATCHER_ARGS: &[&str] = &["--root", "../../..", "--matcher-timeout-ms", "2000", "--matcher-memory", "33554432"];
+const MATCHER_ARGS: &[&str] = &[
+    "--root",
+    "../../..",
+    "--matcher-timeout-ms",
+    "2000",
+    "--matcher-memory",
+    "33554432",
+];
 
 fn check_fixture_with(path: &Path, extra: &[&str]) {
     let dir = path.parent().unwrap();
@@ -30,21 +37,42 @@ fn check_fixture_with(path: &Path, extra: &[&str]) {
     let expected = expected_codes(&text);
     assert!(!expected.is_empty(), "{name}: no `# expect: CODE` header");
 
-    let json_args: Vec<&str> = ["check", "--format", "json"].into_iter().chain(extra.iter().copied()).chain([name]).collect();
+    let json_args: Vec<&str> = ["check", "--format", "json"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .chain([name])
+        .collect();
     let json_out = polc(dir, &json_args);
-    let report: serde_json::Value = serde_json::from_str(&json_out.stdout).unwrap_or_else(|e| panic!("{name}: bad JSON ({e}):\n{}", json_out.stdout));
-    let codes: Vec<&str> = report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    let report: serde_json::Value = serde_json::from_str(&json_out.stdout)
+        .unwrap_or_else(|e| panic!("{name}: bad JSON ({e}):\n{}", json_out.stdout));
+    let codes: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
     for code in &expected {
-        assert!(codes.contains(&code.as_str()), "{name}: expected {code}, got {codes:?}\n{}", json_out.stdout);
+        assert!(
+            codes.contains(&code.as_str()),
+            "{name}: expected {code}, got {codes:?}\n{}",
+            json_out.stdout
+        );
     }
     let errors = report["summary"]["errors"].as_u64().unwrap();
     let want_status = if errors > 0 { 1 } else { 0 };
     assert_eq!(json_out.status, want_status, "{name}: exit status");
     for d in report["diagnostics"].as_array().unwrap() {
-        assert!(d["line"].as_u64().unwrap_or(0) >= 1, "{name}: diagnostic without a line: {d}");
+        assert!(
+            d["line"].as_u64().unwrap_or(0) >= 1,
+            "{name}: diagnostic without a line: {d}"
+        );
     }
 
-    let human_args: Vec<&str> = ["check"].into_iter().chain(extra.iter().copied()).chain([name]).collect();
+    let human_args: Vec<&str> = ["check"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .chain([name])
+        .collect();
     let human = polc(dir, &human_args);
     assert_eq!(human.status, want_status, "{name}: exit status (human)");
     insta::with_settings!({ snapshot_suffix => name.trim_end_matches(".pol"), prepend_module_to_snapshot => false }, {
@@ -60,12 +88,18 @@ fn frontend_fixtures() {
 
 #[test]
 fn matcher_fixtures() {
-    insta::glob!("fixtures/matcher/*.pol", |path| check_fixture_with(path, MATCHER_ARGS));
+    insta::glob!("fixtures/matcher/*.pol", |path| check_fixture_with(
+        path,
+        MATCHER_ARGS
+    ));
 }
 
 #[test]
 fn solver_limit_fixtures() {
-    insta::glob!("fixtures/solver/*.pol", |path| check_fixture_with(path, &["--solver-rlimit", "1"]));
+    insta::glob!("fixtures/solver/*.pol", |path| check_fixture_with(
+        path,
+        &["--solver-rlimit", "1"]
+    ));
 }
 
 #[test]

@@ -11,7 +11,9 @@ use pol_lang::span::SourceMap;
 use std::path::{Path, PathBuf};
 
 fn pol_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
@@ -30,7 +32,10 @@ fn ir_text(program: &pol_lang::ir::Program) -> String {
     for marker in ["Span {", "FileId("] {
         while let Some(start) = s.find(marker) {
             let close = if marker == "Span {" { '}' } else { ')' };
-            let end = s[start..].find(close).map(|e| start + e + 1).unwrap_or(s.len());
+            let end = s[start..]
+                .find(close)
+                .map(|e| start + e + 1)
+                .unwrap_or(s.len());
             s.replace_range(start..end, "_");
         }
     }
@@ -61,20 +66,42 @@ fn format_then_compile_gives_the_same_ir() {
         let mut s2 = SourceMap::new();
         let id2 = s2.add("x.pol", formatted.clone(), false);
         let (ast2, errs2) = pol_lang::parse::parse_file(id2, &formatted);
-        assert!(errs2.is_empty(), "{}: formatted text does not parse:\n{formatted}", path.display());
-        assert_eq!(pol_lang::fmt::format_file(&ast2, &formatted), formatted, "{}: fmt is not idempotent", path.display());
+        assert!(
+            errs2.is_empty(),
+            "{}: formatted text does not parse:\n{formatted}",
+            path.display()
+        );
+        assert_eq!(
+            pol_lang::fmt::format_file(&ast2, &formatted),
+            formatted,
+            "{}: fmt is not idempotent",
+            path.display()
+        );
 
         // Compile the formatted copy beside the original, so relative
         // imports and matcher paths resolve the same way.
-        let copy = path.with_file_name(format!(".roundtrip-{}", path.file_name().unwrap().to_str().unwrap()));
+        let copy = path.with_file_name(format!(
+            ".roundtrip-{}",
+            path.file_name().unwrap().to_str().unwrap()
+        ));
         std::fs::write(&copy, &formatted).unwrap();
         let opts = pol_lang::CompileOptions::default();
         let a = pol_lang::compile(&path, &opts);
         let b = pol_lang::compile(&copy, &opts);
         std::fs::remove_file(&copy).unwrap();
         match (&a.program, &b.program) {
-            (Some(pa), Some(pb)) => assert_eq!(ir_text(pa), ir_text(pb), "{}: IR differs after fmt", path.display()),
-            (None, None) => assert_eq!(codes(&a), codes(&b), "{}: diagnostics differ after fmt", path.display()),
+            (Some(pa), Some(pb)) => assert_eq!(
+                ir_text(pa),
+                ir_text(pb),
+                "{}: IR differs after fmt",
+                path.display()
+            ),
+            (None, None) => assert_eq!(
+                codes(&a),
+                codes(&b),
+                "{}: diagnostics differ after fmt",
+                path.display()
+            ),
             _ => panic!("{}: one side compiles, the other does not", path.display()),
         }
         compared += 1;

@@ -13,23 +13,43 @@ use support::{polc, repo};
 fn every_verifier_fixture_prints_its_expected_report() {
     let dir = repo().join("tests/fixtures/verifier");
     let mut checked = 0;
-    let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".pol")).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pol"))
+        .collect();
     names.sort();
     for name in names {
         let expected_path = dir.join(name.replace(".pol", ".expected.json"));
-        let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
         let out = polc(&dir, &["check", "--format", "json", &name]);
-        let got: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{name}: {e}\n{}", out.stdout));
-        assert_eq!(got, expected, "{name}: report differs from {}", expected_path.display());
+        let got: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{}", out.stdout));
+        assert_eq!(
+            got,
+            expected,
+            "{name}: report differs from {}",
+            expected_path.display()
+        );
         let errors = got["summary"]["errors"].as_u64().unwrap();
-        assert_eq!(out.status, if errors > 0 { 1 } else { 0 }, "{name}: exit status");
+        assert_eq!(
+            out.status,
+            if errors > 0 { 1 } else { 0 },
+            "{name}: exit status"
+        );
         checked += 1;
     }
     assert!(checked >= 6, "only {checked} verifier fixtures");
 }
 
 fn sarif_validator() -> jsonschema::Validator {
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(repo().join("verifier/tests/data/sarif-schema-2.1.0.json")).unwrap()).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("verifier/tests/data/sarif-schema-2.1.0.json"))
+            .unwrap(),
+    )
+    .unwrap();
     jsonschema::validator_for(&schema).unwrap()
 }
 
@@ -37,28 +57,70 @@ fn sarif_validator() -> jsonschema::Validator {
 fn sarif_output_is_valid_sarif_2_1_0() {
     let validator = sarif_validator();
     let cases: &[(&str, &[&str])] = &[
-        ("examples", &["check", "--format", "sarif", "workstation.pol"]),
-        ("tests/fixtures/verifier", &["check", "--format", "sarif", "."]),
-        ("tests/fixtures/frontend", &["check", "--format", "sarif", "."]),
+        (
+            "examples",
+            &["check", "--format", "sarif", "workstation.pol"],
+        ),
+        (
+            "tests/fixtures/verifier",
+            &["check", "--format", "sarif", "."],
+        ),
+        (
+            "tests/fixtures/frontend",
+            &["check", "--format", "sarif", "."],
+        ),
     ];
     for (dir, args) in cases {
         let out = polc(&repo().join(dir), args);
-        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{dir}: {e}"));
-        let errors: Vec<String> = validator.iter_errors(&v).map(|e| format!("{e} at {}", e.instance_path())).collect();
-        assert!(errors.is_empty(), "{dir}: SARIF invalid:\n{}", errors.join("\n"));
+        let v: serde_json::Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        let errors: Vec<String> = validator
+            .iter_errors(&v)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{dir}: SARIF invalid:\n{}",
+            errors.join("\n")
+        );
         assert_eq!(v["version"], "2.1.0");
         for r in v["runs"][0]["results"].as_array().unwrap() {
             let id = r["ruleId"].as_str().unwrap();
-            assert!(pol_lang::diag::codes::by_id(id).is_some(), "ruleId {id} is not a diagnostic code");
+            assert!(
+                pol_lang::diag::codes::by_id(id).is_some(),
+                "ruleId {id} is not a diagnostic code"
+            );
         }
     }
 }
 
 #[test]
 fn diff_between_two_versions_of_an_example_shows_witnesses() {
-    let out = polc(repo(), &["diff", "examples/workstation.pol", "tests/fixtures/verifier/diff/workstation-v2.pol"]);
-    assert_eq!(out.status, 1, "a change exits 1:\n{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("for example:") && out.stdout.contains(" gets "), "each region shows a witness packet:\n{}", out.stdout);
-    let same = polc(repo(), &["diff", "examples/workstation.pol", "examples/workstation.pol"]);
+    let out = polc(
+        repo(),
+        &[
+            "diff",
+            "examples/workstation.pol",
+            "tests/fixtures/verifier/diff/workstation-v2.pol",
+        ],
+    );
+    assert_eq!(
+        out.status, 1,
+        "a change exits 1:\n{}{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stdout.contains("for example:") && out.stdout.contains(" gets "),
+        "each region shows a witness packet:\n{}",
+        out.stdout
+    );
+    let same = polc(
+        repo(),
+        &[
+            "diff",
+            "examples/workstation.pol",
+            "examples/workstation.pol",
+        ],
+    );
     assert_eq!(same.status, 0, "no change exits 0:\n{}", same.stdout);
 }

@@ -170,9 +170,17 @@ pub struct TuningBlock {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TuningEntry {
     /// `net.ipv4.tcp_autocorking = 1` or `"net.foo.bar" = 1`.
-    Sysctl { key: Spanned<SysctlKey>, value: Spanned<SysctlValue>, span: Span },
+    Sysctl {
+        key: Spanned<SysctlKey>,
+        value: Spanned<SysctlValue>,
+        span: Span,
+    },
     /// `qdisc "eth0" fq`
-    Qdisc { dev: Spanned<String>, kind: Ident, span: Span },
+    Qdisc {
+        dev: Spanned<String>,
+        kind: Ident,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,7 +207,10 @@ pub struct PolicyDef {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(clippy::large_enum_variant, reason = "rules are the common statement; boxing them costs an allocation each")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "rules are the common statement; boxing them costs an allocation each"
+)]
 pub enum PolicyStmt {
     Hook(Spanned<Hook>),
     Default(Spanned<Verdict>),
@@ -340,7 +351,12 @@ pub enum AddrLit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceExpr {
     /// `tcp PORTS`, `udp PORTS`, `sctp PORTS`
-    Ports { proto: Spanned<PortProto>, ports: Vec<Spanned<PortRange>>, braced: bool, span: Span },
+    Ports {
+        proto: Spanned<PortProto>,
+        ports: Vec<Spanned<PortRange>>,
+        braced: bool,
+        span: Span,
+    },
     Icmp(Span),
     Icmpv6(Span),
     /// `proto 50` or `proto esp`
@@ -355,7 +371,10 @@ impl ServiceExpr {
     pub fn span(&self) -> Span {
         match self {
             ServiceExpr::Ports { span, .. } => *span,
-            ServiceExpr::Icmp(s) | ServiceExpr::Icmpv6(s) | ServiceExpr::Set(_, s) | ServiceExpr::Error(s) => *s,
+            ServiceExpr::Icmp(s)
+            | ServiceExpr::Icmpv6(s)
+            | ServiceExpr::Set(_, s)
+            | ServiceExpr::Error(s) => *s,
             ServiceExpr::Proto(p) => p.span,
             ServiceExpr::Name(i) => i.span,
             ServiceExpr::Call(c) => c.span,

@@ -33,8 +33,18 @@ pub fn compile(entry: &Path, opts: &CompileOptions) -> Compilation {
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::new();
     let display = entry.display().to_string();
-    let Some(loaded) = resolve::imports::load(entry, &display, opts.root.as_deref(), &mut sources, &mut diags) else {
-        return Compilation { sources, program: None, diagnostics: diags };
+    let Some(loaded) = resolve::imports::load(
+        entry,
+        &display,
+        opts.root.as_deref(),
+        &mut sources,
+        &mut diags,
+    ) else {
+        return Compilation {
+            sources,
+            program: None,
+            diagnostics: diags,
+        };
     };
     finish(loaded, sources, diags, opts, None).0
 }
@@ -49,20 +59,51 @@ pub fn compile_source(name: &str, text: &str) -> Compilation {
     finish(loaded, sources, diags, &CompileOptions::default(), None).0
 }
 
-fn finish(loaded: resolve::imports::Loaded, mut sources: SourceMap, mut diags: Diagnostics, opts: &CompileOptions, packet: Option<&ast::PacketSpec>) -> (Compilation, Option<ir::Match>) {
+fn finish(
+    loaded: resolve::imports::Loaded,
+    mut sources: SourceMap,
+    mut diags: Diagnostics,
+    opts: &CompileOptions,
+    packet: Option<&ast::PacketSpec>,
+) -> (Compilation, Option<ir::Match>) {
     // INVARIANT: the resolver only sees files that loaded and parsed
     // cleanly; after a syntax error the tree holds placeholders whose
     // "errors" would only be noise.
     if diags.has_errors() {
         diags.sort_dedup();
-        return (Compilation { sources, program: None, diagnostics: diags }, None);
+        return (
+            Compilation {
+                sources,
+                program: None,
+                diagnostics: diags,
+            },
+            None,
+        );
     }
     let syntax_errors = false;
-    let (program, more, m) = resolve::resolve(&loaded, &mut sources, &MatcherOptions { cap: opts.matcher_cap }, packet);
+    let (program, more, m) = resolve::resolve(
+        &loaded,
+        &mut sources,
+        &MatcherOptions {
+            cap: opts.matcher_cap,
+        },
+        packet,
+    );
     diags.extend(more);
     diags.sort_dedup();
-    let program = if syntax_errors || diags.has_errors() { None } else { program };
-    (Compilation { sources, program, diagnostics: diags }, m)
+    let program = if syntax_errors || diags.has_errors() {
+        None
+    } else {
+        program
+    };
+    (
+        Compilation {
+            sources,
+            program,
+            diagnostics: diags,
+        },
+        m,
+    )
 }
 
 /// Compile `entry` and resolve a packet description against its names
@@ -75,12 +116,29 @@ pub struct PacketQuery {
     pub policy: Option<String>,
 }
 
-pub fn compile_with_packet(entry: &Path, opts: &CompileOptions, packet: &str) -> (Compilation, Option<PacketQuery>) {
+pub fn compile_with_packet(
+    entry: &Path,
+    opts: &CompileOptions,
+    packet: &str,
+) -> (Compilation, Option<PacketQuery>) {
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::new();
     let display = entry.display().to_string();
-    let Some(loaded) = resolve::imports::load(entry, &display, opts.root.as_deref(), &mut sources, &mut diags) else {
-        return (Compilation { sources, program: None, diagnostics: diags }, None);
+    let Some(loaded) = resolve::imports::load(
+        entry,
+        &display,
+        opts.root.as_deref(),
+        &mut sources,
+        &mut diags,
+    ) else {
+        return (
+            Compilation {
+                sources,
+                program: None,
+                diagnostics: diags,
+            },
+            None,
+        );
     };
     // The packet is parsed as the body of an `expect`, so it takes exactly
     // the syntax tests use.
@@ -88,15 +146,26 @@ pub fn compile_with_packet(entry: &Path, opts: &CompileOptions, packet: &str) ->
     let id = sources.add("<packet>", wrapped, true);
     let (file, errs) = crate::parse::parse_file(id, sources.text(id));
     let (spec, policy) = match file.items.first() {
-        Some(ast::Item::Test(t)) if errs.is_empty() && t.expects.len() == 1 => {
-            (t.expects[0].packets.clone(), t.expects[0].policy.as_ref().map(|p| p.node.clone()))
-        }
+        Some(ast::Item::Test(t)) if errs.is_empty() && t.expects.len() == 1 => (
+            t.expects[0].packets.clone(),
+            t.expects[0].policy.as_ref().map(|p| p.node.clone()),
+        ),
         _ => {
             diags.extend(errs);
             if !diags.has_errors() {
-                diags.push(io_diagnostic(Path::new("<packet>"), format!("`{packet}` is not a packet description")));
+                diags.push(io_diagnostic(
+                    Path::new("<packet>"),
+                    format!("`{packet}` is not a packet description"),
+                ));
             }
-            return (Compilation { sources, program: None, diagnostics: diags }, None);
+            return (
+                Compilation {
+                    sources,
+                    program: None,
+                    diagnostics: diags,
+                },
+                None,
+            );
         }
     };
     let (c, m) = finish(loaded, sources, diags, opts, Some(&spec));

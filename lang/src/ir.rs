@@ -78,7 +78,10 @@ impl Program {
     /// The tunnel a packet to `daddr` leaves through: the one whose routes
     /// contain it (routes of different tunnels never overlap — checked).
     pub fn tunnel_for(&self, daddr: Addr) -> Option<TunnelId> {
-        self.tunnels.iter().find(|t| t.routes_contain(daddr)).map(|t| t.id)
+        self.tunnels
+            .iter()
+            .find(|t| t.routes_contain(daddr))
+            .map(|t| t.id)
     }
 }
 
@@ -137,7 +140,10 @@ impl CgroupPath {
             return Err("the path must be relative to the cgroup2 root (no leading `/`)".into());
         }
         if s.len() > MAX_CGROUP_PATH {
-            return Err(format!("the path is {} bytes long; Linux paths are at most {MAX_CGROUP_PATH}", s.len()));
+            return Err(format!(
+                "the path is {} bytes long; Linux paths are at most {MAX_CGROUP_PATH}",
+                s.len()
+            ));
         }
         if s.chars().any(|c| c == '\0' || c == '\n' || c.is_control()) {
             return Err("the path contains a control character".into());
@@ -163,11 +169,14 @@ impl CgroupPath {
     }
     /// True when `self` is `other` or below it.
     pub fn is_within(&self, other: &CgroupPath) -> bool {
-        self.0 == other.0 || (self.0.starts_with(&other.0) && self.0.as_bytes().get(other.0.len()) == Some(&b'/'))
+        self.0 == other.0
+            || (self.0.starts_with(&other.0) && self.0.as_bytes().get(other.0.len()) == Some(&b'/'))
     }
     /// The parent path, `None` at level 1.
     pub fn parent(&self) -> Option<CgroupPath> {
-        self.0.rsplit_once('/').map(|(p, _)| CgroupPath(p.to_string()))
+        self.0
+            .rsplit_once('/')
+            .map(|(p, _)| CgroupPath(p.to_string()))
     }
 }
 
@@ -289,14 +298,23 @@ pub struct Match {
 
 impl Match {
     pub fn any() -> Match {
-        Match { groups: None, from: AddrSet::any(), to: AddrSet::any(), service: None, via: None }
+        Match {
+            groups: None,
+            from: AddrSet::any(),
+            to: AddrSet::any(),
+            service: None,
+            via: None,
+        }
     }
 
     /// The families a packet matching this can have.
     pub fn families(&self) -> Vec<Family> {
         let mut fams = Vec::new();
         for f in [Family::Ipv4, Family::Ipv6] {
-            let svc_ok = self.service.as_ref().is_none_or(|s| s.families().contains(&f));
+            let svc_ok = self
+                .service
+                .as_ref()
+                .is_none_or(|s| s.families().contains(&f));
             if self.from.has_family(f) && self.to.has_family(f) && svc_ok {
                 fams.push(f);
             }
@@ -308,15 +326,24 @@ impl Match {
     /// of LANGUAGE.md §4, used by reference evaluators and witness checks).
     pub fn matches(&self, program: &Program, p: &Packet) -> bool {
         if let Some(gs) = &self.groups {
-            if !gs.iter().any(|g| p.socket.as_ref().is_some_and(|s| s.in_group(program.group(*g)))) {
+            if !gs.iter().any(|g| {
+                p.socket
+                    .as_ref()
+                    .is_some_and(|s| s.in_group(program.group(*g)))
+            }) {
                 return false;
             }
         }
-        if !addr_in(&self.from, p.saddr) || !addr_in(&self.to, p.daddr) || p.saddr.family() != p.daddr.family() {
+        if !addr_in(&self.from, p.saddr)
+            || !addr_in(&self.to, p.daddr)
+            || p.saddr.family() != p.daddr.family()
+        {
             return false;
         }
         if let Some(svc) = &self.service {
-            let Some(ports) = svc.protos.get(&p.proto) else { return false };
+            let Some(ports) = svc.protos.get(&p.proto) else {
+                return false;
+            };
             if !crate::sets::service::proto_families(p.proto).contains(&p.daddr.family()) {
                 return false;
             }

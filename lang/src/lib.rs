@@ -10,15 +10,15 @@
 //! errors) the IR.
 
 pub mod ast;
+pub mod compile;
 pub mod diag;
+pub mod fmt;
 pub mod ir;
+pub mod matcher;
+pub mod parse;
+pub mod resolve;
 pub mod sets;
 pub mod span;
-pub mod fmt;
-pub mod parse;
-pub mod matcher;
-pub mod compile;
-pub mod resolve;
 pub mod stdlib;
 
-pub use compile::{compile, compile_source, compile_with_packet, CompileOptions, Compilation};
+pub use compile::{compile, compile_source, compile_with_packet, Compilation, CompileOptions};

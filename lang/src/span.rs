@@ -22,7 +22,11 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span { file, start: clamp_u32(start), end: clamp_u32(end.max(start)) }
+        Span {
+            file,
+            start: clamp_u32(start),
+            end: clamp_u32(end.max(start)),
+        }
     }
 
     /// The smallest span covering both (same file assumed; otherwise `self`).
@@ -30,7 +34,11 @@ impl Span {
         if self.file != other.file {
             return self;
         }
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     pub fn range(self) -> Range<usize> {
@@ -92,7 +100,11 @@ impl SourceFile {
             Err(l) => l.saturating_sub(1),
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let col = self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset - start);
+        let col = self
+            .text
+            .get(start..offset)
+            .map(|s| s.chars().count())
+            .unwrap_or(offset - start);
         (line + 1, col + 1)
     }
 
@@ -112,12 +124,22 @@ impl SourceMap {
         SourceMap::default()
     }
 
-    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>, builtin: bool) -> FileId {
+    pub fn add(
+        &mut self,
+        name: impl Into<String>,
+        text: impl Into<String>,
+        builtin: bool,
+    ) -> FileId {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         let id = FileId(clamp_u32(self.files.len()));
-        self.files.push(SourceFile { name: name.into(), text, line_starts, builtin });
+        self.files.push(SourceFile {
+            name: name.into(),
+            text,
+            line_starts,
+            builtin,
+        });
         id
     }
 
@@ -140,12 +162,16 @@ impl SourceMap {
 
     /// `(line, column)` of the start of a span, 1-based.
     pub fn start_line_col(&self, span: Span) -> (usize, usize) {
-        self.get(span.file).map(|f| f.line_col(span.start as usize)).unwrap_or((1, 1))
+        self.get(span.file)
+            .map(|f| f.line_col(span.start as usize))
+            .unwrap_or((1, 1))
     }
 
     /// `(line, column)` of the end of a span, 1-based.
     pub fn end_line_col(&self, span: Span) -> (usize, usize) {
-        self.get(span.file).map(|f| f.line_col(span.end as usize)).unwrap_or((1, 1))
+        self.get(span.file)
+            .map(|f| f.line_col(span.end as usize))
+            .unwrap_or((1, 1))
     }
 
     /// `FILE:LINE` of a span, as rule comments in generated artifacts show it.
@@ -154,7 +180,10 @@ impl SourceMap {
     }
 
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(clamp_u32(i)), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(clamp_u32(i)), f))
     }
 }
 
@@ -164,28 +193,50 @@ impl<'a> codespan_reporting::files::Files<'a> for SourceMap {
     type Source = &'a str;
 
     fn name(&'a self, id: FileId) -> Result<&'a str, codespan_reporting::files::Error> {
-        self.get(id).map(|f| f.name.as_str()).ok_or(codespan_reporting::files::Error::FileMissing)
+        self.get(id)
+            .map(|f| f.name.as_str())
+            .ok_or(codespan_reporting::files::Error::FileMissing)
     }
 
     fn source(&'a self, id: FileId) -> Result<&'a str, codespan_reporting::files::Error> {
-        self.get(id).map(|f| f.text.as_str()).ok_or(codespan_reporting::files::Error::FileMissing)
+        self.get(id)
+            .map(|f| f.text.as_str())
+            .ok_or(codespan_reporting::files::Error::FileMissing)
     }
 
-    fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, codespan_reporting::files::Error> {
-        let f = self.get(id).ok_or(codespan_reporting::files::Error::FileMissing)?;
+    fn line_index(
+        &'a self,
+        id: FileId,
+        byte_index: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
+        let f = self
+            .get(id)
+            .ok_or(codespan_reporting::files::Error::FileMissing)?;
         Ok(match f.line_starts.binary_search(&byte_index) {
             Ok(l) => l,
             Err(l) => l.saturating_sub(1),
         })
     }
 
-    fn line_range(&'a self, id: FileId, line_index: usize) -> Result<Range<usize>, codespan_reporting::files::Error> {
-        let f = self.get(id).ok_or(codespan_reporting::files::Error::FileMissing)?;
-        let start = *f.line_starts.get(line_index).ok_or(codespan_reporting::files::Error::LineTooLarge {
-            given: line_index,
-            max: f.line_starts.len().saturating_sub(1),
-        })?;
-        let end = f.line_starts.get(line_index + 1).copied().unwrap_or(f.text.len());
+    fn line_range(
+        &'a self,
+        id: FileId,
+        line_index: usize,
+    ) -> Result<Range<usize>, codespan_reporting::files::Error> {
+        let f = self
+            .get(id)
+            .ok_or(codespan_reporting::files::Error::FileMissing)?;
+        let start = *f.line_starts.get(line_index).ok_or(
+            codespan_reporting::files::Error::LineTooLarge {
+                given: line_index,
+                max: f.line_starts.len().saturating_sub(1),
+            },
+        )?;
+        let end = f
+            .line_starts
+            .get(line_index + 1)
+            .copied()
+            .unwrap_or(f.text.len());
         Ok(start..end)
     }
 }

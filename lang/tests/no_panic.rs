@@ -19,10 +19,47 @@ const SEEDS: &[&str] = &[
 
 /// Fragments that are likely to make interesting (wrong) programs.
 const TOKENS: &[&str] = &[
-    "{", "}", "!", ",", ";", "\n", "\"", "any", "10.0.0.1/8", "::/0", "2001:db8::1-2001:db8::", "0:0", "tcp 0-65535",
-    "tcp 70000", "proto 300", "classid 0", "uid 4294967295", "via corp-vpn", "group", "network a = a", "to", "from",
-    "expect", "some", "in", "policy", "hook input", "default reject", "key 0", "mtu 1", "dev \"x/y\"", "#", "\\",
-    "=", "geo(\"DE\")", "import \"std/networks\"", "import \"../x\"", "icmp", "icmpv6", "log", "comment \"\n\"",
+    "{",
+    "}",
+    "!",
+    ",",
+    ";",
+    "\n",
+    "\"",
+    "any",
+    "10.0.0.1/8",
+    "::/0",
+    "2001:db8::1-2001:db8::",
+    "0:0",
+    "tcp 0-65535",
+    "tcp 70000",
+    "proto 300",
+    "classid 0",
+    "uid 4294967295",
+    "via corp-vpn",
+    "group",
+    "network a = a",
+    "to",
+    "from",
+    "expect",
+    "some",
+    "in",
+    "policy",
+    "hook input",
+    "default reject",
+    "key 0",
+    "mtu 1",
+    "dev \"x/y\"",
+    "#",
+    "\\",
+    "=",
+    "geo(\"DE\")",
+    "import \"std/networks\"",
+    "import \"../x\"",
+    "icmp",
+    "icmpv6",
+    "log",
+    "comment \"\n\"",
 ];
 
 #[derive(Debug, Clone)]
@@ -37,7 +74,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (any::<usize>(), 1usize..40).prop_map(|(a, n)| Mutation::Delete(a, n)),
         (any::<usize>(), 0..TOKENS.len()).prop_map(|(a, t)| Mutation::Insert(a, t)),
-        (any::<usize>(), 1usize..20, 0..TOKENS.len()).prop_map(|(a, n, t)| Mutation::Replace(a, n, t)),
+        (any::<usize>(), 1usize..20, 0..TOKENS.len())
+            .prop_map(|(a, n, t)| Mutation::Replace(a, n, t)),
         (any::<usize>(), 1usize..200).prop_map(|(a, n)| Mutation::Duplicate(a, n)),
     ]
 }
@@ -80,10 +118,18 @@ fn apply(mut s: String, m: &Mutation) -> String {
 fn front_end(text: &str) {
     let c = pol_lang::compile_source("fuzz.pol", text);
     if c.diagnostics.has_errors() {
-        assert!(c.program.is_none(), "a program with errors must not produce IR");
+        assert!(
+            c.program.is_none(),
+            "a program with errors must not produce IR"
+        );
         for d in c.diagnostics.iter() {
             if let Some(sp) = d.primary {
-                assert!(c.sources.get(sp.file).is_some_and(|f| sp.end as usize <= f.text.len()), "span past the end of its file: {d:?}");
+                assert!(
+                    c.sources
+                        .get(sp.file)
+                        .is_some_and(|f| sp.end as usize <= f.text.len()),
+                    "span past the end of its file: {d:?}"
+                );
             }
         }
     }
@@ -95,7 +141,11 @@ fn front_end(text: &str) {
         let id2 = sources.add("fmt.pol", once.clone(), false);
         let (ast2, errs2) = pol_lang::parse::parse_file(id2, &once);
         assert!(errs2.is_empty(), "formatted output does not parse:\n{once}");
-        assert_eq!(pol_lang::fmt::format_file(&ast2, &once), once, "fmt is not idempotent");
+        assert_eq!(
+            pol_lang::fmt::format_file(&ast2, &once),
+            once,
+            "fmt is not idempotent"
+        );
     }
 }
 

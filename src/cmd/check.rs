@@ -7,7 +7,7 @@
 use crate::report::{self, Format, Part};
 use crate::CompileFlags;
 use pol_lang::diag::{Diagnostic, Diagnostics};
-use pol_lang::{compile, CompileOptions, Compilation};
+use pol_lang::{compile, Compilation, CompileOptions};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -43,7 +43,11 @@ pub struct SolverFlags {
 
 impl SolverFlags {
     pub fn options(&self) -> pol_verifier::Options {
-        pol_verifier::Options { timeout_ms: self.solver_timeout_ms, rlimit: self.solver_rlimit, ..pol_verifier::Options::default() }
+        pol_verifier::Options {
+            timeout_ms: self.solver_timeout_ms,
+            rlimit: self.solver_rlimit,
+            ..pol_verifier::Options::default()
+        }
     }
 }
 
@@ -56,7 +60,10 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn part(&self) -> Part<'_> {
-        Part { diags: &self.diagnostics, sources: &self.compilation.sources }
+        Part {
+            diags: &self.diagnostics,
+            sources: &self.compilation.sources,
+        }
     }
 }
 
@@ -77,15 +84,26 @@ pub fn analyze(path: &Path, flags: &CompileFlags, verifier: &pol_verifier::Optio
 }
 
 /// Like [`analyze`]; `verifier: None` runs the front end only.
-pub fn analyze_with(path: &Path, flags: &CompileFlags, verifier: Option<&pol_verifier::Options>) -> Analysis {
+pub fn analyze_with(
+    path: &Path,
+    flags: &CompileFlags,
+    verifier: Option<&pol_verifier::Options>,
+) -> Analysis {
     let compilation = compile(path, &compile_options(flags));
     let mut diagnostics = compilation.diagnostics.clone();
     if let (Some(program), Some(verifier)) = (&compilation.program, verifier) {
         let findings = pol_verifier::verify(program, &compilation.sources, verifier);
-        diagnostics.extend(findings.into_iter().map(|d| with_matcher_origins(d, program)));
+        diagnostics.extend(
+            findings
+                .into_iter()
+                .map(|d| with_matcher_origins(d, program)),
+        );
         diagnostics.sort_dedup();
     }
-    Analysis { compilation, diagnostics }
+    Analysis {
+        compilation,
+        diagnostics,
+    }
 }
 
 /// A finding about a rule whose sets a matcher computed says which call
@@ -93,10 +111,17 @@ pub fn analyze_with(path: &Path, flags: &CompileFlags, verifier: Option<&pol_ver
 /// sees, so the call is where to look).
 fn with_matcher_origins(mut d: Diagnostic, program: &pol_lang::ir::Program) -> Diagnostic {
     let Some(primary) = d.primary else { return d };
-    let rule = program.policies.iter().flat_map(|p| p.rules.iter()).find(|r| r.span == primary);
+    let rule = program
+        .policies
+        .iter()
+        .flat_map(|p| p.rules.iter())
+        .find(|r| r.span == primary);
     if let Some(rule) = rule {
         for o in &rule.origins {
-            d = d.with_related(o.call, format!("this rule's set comes from the matcher call `{}`", o.text));
+            d = d.with_related(
+                o.call,
+                format!("this rule's set comes from the matcher call `{}`", o.text),
+            );
         }
     }
     d
@@ -107,7 +132,8 @@ pub fn entry_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in inputs {
         if p.is_dir() {
-            let rd = std::fs::read_dir(p).map_err(|e| format!("cannot read directory `{}`: {e}", p.display()))?;
+            let rd = std::fs::read_dir(p)
+                .map_err(|e| format!("cannot read directory `{}`: {e}", p.display()))?;
             let mut files: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "pol"))
@@ -134,7 +160,10 @@ pub fn run(args: Args) -> u8 {
     };
     let verifier = args.solver.options();
     let verifier = (!args.no_verify).then_some(&verifier);
-    let analyses: Vec<Analysis> = files.iter().map(|f| analyze_with(f, &args.compile, verifier)).collect();
+    let analyses: Vec<Analysis> = files
+        .iter()
+        .map(|f| analyze_with(f, &args.compile, verifier))
+        .collect();
     let parts: Vec<Part<'_>> = analyses.iter().map(Analysis::part).collect();
     crate::out::print(&report::render(&parts, args.format, report::use_color()));
     report::exit_status(&parts, args.deny_warnings)

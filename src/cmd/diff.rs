@@ -64,7 +64,9 @@ pub fn run(args: Args) -> u8 {
     let report = pol_verifier::diff((po, &old.sources), (pn, &new.sources), &args.policy, &vopts);
     match args.format {
         OutFormat::Human => crate::out::print(&report.human()),
-        OutFormat::Json => crate::out::println(&serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into())),
+        OutFormat::Json => crate::out::println(
+            &serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into()),
+        ),
     }
     u8::from(report.changed())
 }

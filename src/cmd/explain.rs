@@ -88,9 +88,9 @@ pub fn run(args: Args) -> u8 {
         Some(e) => {
             match args.format {
                 OutFormat::Human => crate::out::print(&e.human()),
-                OutFormat::Json => {
-                    crate::out::println(&serde_json::to_string_pretty(&e).unwrap_or_else(|_| "{}".into()))
-                }
+                OutFormat::Json => crate::out::println(
+                    &serde_json::to_string_pretty(&e).unwrap_or_else(|_| "{}".into()),
+                ),
             }
             0
         }

@@ -40,7 +40,17 @@ pub fn run(args: Args) -> u8 {
         let (ast, errs) = pol_lang::parse::parse_file(id, &text);
         if !errs.is_empty() {
             let diags: Diagnostics = errs.into_iter().collect();
-            eprint!("{}", report::render(&[Part { diags: &diags, sources: &sources }], Format::Human, false));
+            eprint!(
+                "{}",
+                report::render(
+                    &[Part {
+                        diags: &diags,
+                        sources: &sources
+                    }],
+                    Format::Human,
+                    false
+                )
+            );
             status = status.max(1);
             continue;
         }
@@ -65,7 +75,10 @@ pub fn run(args: Args) -> u8 {
 /// interrupted run never leaves half a policy behind.
 fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(text.as_bytes())?;
     if let Ok(meta) = std::fs::metadata(path) {

@@ -31,7 +31,14 @@ pub fn polc(dir: &Path, args: &[&str]) -> Output {
 pub fn expected_codes(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("# expect:"))
-        .flat_map(|rest| rest.split('—').next().unwrap_or("").split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|rest| {
+            rest.split('—')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .filter(|c| c.starts_with('P'))
         .collect()
 }

@@ -12,7 +12,11 @@ use serde_json::{json, Value};
 /// `color` selects ANSI colours.
 pub fn human(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
     let mut s = human_items(diags, sources, color);
-    s.push_str(&summary_line(diags.count(Severity::Error), diags.count(Severity::Warning), diags.count(Severity::Note)));
+    s.push_str(&summary_line(
+        diags.count(Severity::Error),
+        diags.count(Severity::Warning),
+        diags.count(Severity::Note),
+    ));
     s.push('\n');
     s
 }
@@ -42,7 +46,15 @@ fn buf_push(buf: &mut term::termcolor::Buffer, s: &str) {
 
 /// `1 error, 2 warnings, 0 notes`
 pub fn summary_line(e: usize, w: usize, n: usize) -> String {
-    format!("{} {}, {} {}, {} {}", e, plural(e, "error"), w, plural(w, "warning"), n, plural(n, "note"))
+    format!(
+        "{} {}, {} {}, {} {}",
+        e,
+        plural(e, "error"),
+        w,
+        plural(w, "warning"),
+        n,
+        plural(n, "note")
+    )
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -57,9 +69,23 @@ fn plain_line(d: &Diagnostic, sources: &SourceMap) -> String {
     match d.primary {
         Some(sp) => {
             let (l, c) = sources.start_line_col(sp);
-            format!("{}:{}:{}: {}[{}]: {}", sources.name(sp.file), l, c, d.severity.as_str(), d.code.id, d.message)
+            format!(
+                "{}:{}:{}: {}[{}]: {}",
+                sources.name(sp.file),
+                l,
+                c,
+                d.severity.as_str(),
+                d.code.id,
+                d.message
+            )
         }
-        None => format!("{}: {}[{}]: {}", d.path.as_deref().unwrap_or("polc"), d.severity.as_str(), d.code.id, d.message),
+        None => format!(
+            "{}: {}[{}]: {}",
+            d.path.as_deref().unwrap_or("polc"),
+            d.severity.as_str(),
+            d.code.id,
+            d.message
+        ),
     }
 }
 
@@ -80,7 +106,9 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<crate::span::FileId> {
         labels.push(l);
     }
     for rel in &d.labels {
-        labels.push(cs::Label::secondary(rel.span.file, rel.span.range()).with_message(rel.message.clone()));
+        labels.push(
+            cs::Label::secondary(rel.span.file, rel.span.range()).with_message(rel.message.clone()),
+        );
     }
     let mut notes: Vec<String> = Vec::new();
     if let Some(p) = &d.policy {
@@ -118,7 +146,10 @@ pub fn witness_text(w: &super::Witness) -> String {
     if let Some(g) = w.gid {
         s.push_str(&format!("(gid {g}) "));
     }
-    s.push_str(&format!("{} from {} to {} {}", w.family, w.saddr, w.daddr, w.proto));
+    s.push_str(&format!(
+        "{} from {} to {} {}",
+        w.family, w.saddr, w.daddr, w.proto
+    ));
     match (w.sport, w.dport) {
         (Some(sp), Some(dp)) => s.push_str(&format!(" {sp} -> {dp}")),
         (None, Some(dp)) => s.push_str(&format!(" {dp}")),
@@ -167,7 +198,10 @@ pub fn json_value(d: &Diagnostic, sources: &SourceMap) -> Value {
         o.insert("related".into(), Value::Array(rel));
     }
     if let Some(w) = &d.witness {
-        o.insert("witness".into(), serde_json::to_value(w).unwrap_or(Value::Null));
+        o.insert(
+            "witness".into(),
+            serde_json::to_value(w).unwrap_or(Value::Null),
+        );
     }
     if let Some(h) = &d.help {
         o.insert("help".into(), json!(h));
@@ -295,7 +329,10 @@ pub fn github(diags: &Diagnostics, sources: &SourceMap) -> String {
             }
             None => props.push(format!("file={}", gh_prop(d.path.as_deref().unwrap_or("")))),
         }
-        props.push(format!("title={}", gh_prop(&format!("{} {}", d.code.id, d.code.kind.as_str()))));
+        props.push(format!(
+            "title={}",
+            gh_prop(&format!("{} {}", d.code.id, d.code.kind.as_str()))
+        ));
         let mut msg = d.message.clone();
         if let Some(w) = &d.witness {
             msg.push_str(&format!("\nwitness: {}", witness_text(w)));
@@ -303,13 +340,19 @@ pub fn github(diags: &Diagnostics, sources: &SourceMap) -> String {
         if let Some(h) = &d.help {
             msg.push_str(&format!("\nhelp: {h}"));
         }
-        out.push_str(&format!("::{level} {}::{}\n", props.join(","), gh_data(&msg)));
+        out.push_str(&format!(
+            "::{level} {}::{}\n",
+            props.join(","),
+            gh_data(&msg)
+        ));
     }
     out
 }
 
 fn gh_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn gh_prop(s: &str) -> String {

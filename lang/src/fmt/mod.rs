@@ -143,7 +143,8 @@ impl<'a> Printer<'a> {
 
     /// Index of the first comment starting at or after `pos`.
     fn first_at(&self, pos: usize) -> usize {
-        self.comments.partition_point(|c| (c.span.start as usize) < pos)
+        self.comments
+            .partition_point(|c| (c.span.start as usize) < pos)
     }
 
     /// Unused comments that start before `pos`, in order; marks them used.

@@ -423,7 +423,11 @@ pub fn syntax_error(file: FileId, src: &str, e: PErr) -> Diagnostic {
             let found = found_text(src, &tok, l, r);
             // An unexpected end of line is shown at the line's end, not as
             // a span over the newline (which would cover two lines).
-            let (l, r) = if matches!(tok, Tok::Sep) && src.get(l..r) != Some(";") { (l, l) } else { (l, r) };
+            let (l, r) = if matches!(tok, Tok::Sep) && src.get(l..r) != Some(";") {
+                (l, l)
+            } else {
+                (l, r)
+            };
             // Only a slot that takes nothing but a name (after `network`,
             // `group`, …) calls a keyword a misused name; elsewhere a
             // keyword means something is missing before it.

@@ -22,16 +22,32 @@ pub enum Scope {
 
 impl Resolver<'_> {
     pub fn eval_network(&mut self, fi: usize, ii: usize) {
-        let ast::Item::Network(d) = &self.loaded.files[fi].ast.items[ii] else { return };
+        let ast::Item::Network(d) = &self.loaded.files[fi].ast.items[ii] else {
+            return;
+        };
         let mut origins = Vec::new();
         let set = self.eval_addr(&d.expr, 0, &mut origins, Scope::Program);
-        self.nets.insert(d.name.node.clone(), set.map(|s| (s, origins)));
+        self.nets
+            .insert(d.name.node.clone(), set.map(|s| (s, origins)));
     }
 
     /// Evaluate; `None` when an error was reported inside.
-    pub fn eval_addr(&mut self, e: &ast::AddrExpr, depth: usize, origins: &mut Vec<MatcherOrigin>, scope: Scope) -> Option<AddrSet> {
+    pub fn eval_addr(
+        &mut self,
+        e: &ast::AddrExpr,
+        depth: usize,
+        origins: &mut Vec<MatcherOrigin>,
+        scope: Scope,
+    ) -> Option<AddrSet> {
         if depth > MAX_DEPTH {
-            self.err(Diagnostic::new(codes::TOO_DEEP, e.span(), "address expression nested too deeply").with_label(format!("more than {MAX_DEPTH} levels")));
+            self.err(
+                Diagnostic::new(
+                    codes::TOO_DEEP,
+                    e.span(),
+                    "address expression nested too deeply",
+                )
+                .with_label(format!("more than {MAX_DEPTH} levels")),
+            );
             return None;
         }
         match e {
@@ -39,7 +55,14 @@ impl Resolver<'_> {
             ast::AddrExpr::Lit(l) => self.addr_lit(l.node, l.span),
             ast::AddrExpr::Name(id) => {
                 if scope == Scope::LiteralsOnly {
-                    self.err(Diagnostic::new(codes::MATCHER_BAD_SET, id.span, format!("matcher output names `{}`", id.node)).with_label("only literals are allowed in matcher output"));
+                    self.err(
+                        Diagnostic::new(
+                            codes::MATCHER_BAD_SET,
+                            id.span,
+                            format!("matcher output names `{}`", id.node),
+                        )
+                        .with_label("only literals are allowed in matcher output"),
+                    );
                     return None;
                 }
                 self.lookup_network(id, origins)
@@ -55,10 +78,19 @@ impl Resolver<'_> {
                 }
                 ok.then(|| AddrSet::union_all(&parts))
             }
-            ast::AddrExpr::Not(x, _) => self.eval_addr(x, depth + 1, origins, scope).map(|s| s.complement()),
+            ast::AddrExpr::Not(x, _) => self
+                .eval_addr(x, depth + 1, origins, scope)
+                .map(|s| s.complement()),
             ast::AddrExpr::Call(c) => {
                 if scope == Scope::LiteralsOnly {
-                    self.err(Diagnostic::new(codes::MATCHER_BAD_SET, c.span, "matcher output calls a matcher").with_label("only literals are allowed in matcher output"));
+                    self.err(
+                        Diagnostic::new(
+                            codes::MATCHER_BAD_SET,
+                            c.span,
+                            "matcher output calls a matcher",
+                        )
+                        .with_label("only literals are allowed in matcher output"),
+                    );
                     return None;
                 }
                 self.call_addr(c, origins)
@@ -67,7 +99,11 @@ impl Resolver<'_> {
         }
     }
 
-    fn lookup_network(&mut self, id: &ast::Ident, origins: &mut Vec<MatcherOrigin>) -> Option<AddrSet> {
+    fn lookup_network(
+        &mut self,
+        id: &ast::Ident,
+        origins: &mut Vec<MatcherOrigin>,
+    ) -> Option<AddrSet> {
         match self.ns.get(&id.node).copied() {
             None => {
                 let d = self.ns.unknown(id, &[DefKind::Network]);
@@ -75,7 +111,9 @@ impl Resolver<'_> {
                 None
             }
             Some(def) if def.kind != DefKind::Network => {
-                let d = self.ns.wrong_kind(id, &def, expected_kind(DefKind::Network));
+                let d = self
+                    .ns
+                    .wrong_kind(id, &def, expected_kind(DefKind::Network));
                 self.err(d);
                 None
             }
@@ -98,7 +136,12 @@ impl Resolver<'_> {
                 }
                 if v4_host_bits(a, len) {
                     let (lo, _) = prefix_bounds_v4(u32::from(a), len);
-                    self.host_bits(span, &format!("{a}/{len}"), &format!("{}/{len}", Ipv4Addr::from(lo)), &a.to_string());
+                    self.host_bits(
+                        span,
+                        &format!("{a}/{len}"),
+                        &format!("{}/{len}", Ipv4Addr::from(lo)),
+                        &a.to_string(),
+                    );
                     return None;
                 }
                 Some(AddrSet::v4_prefix(a, len))
@@ -109,7 +152,12 @@ impl Resolver<'_> {
                 }
                 if v6_host_bits(a, len) {
                     let (lo, _) = prefix_bounds_v6(u128::from(a), len);
-                    self.host_bits(span, &format!("{a}/{len}"), &format!("{}/{len}", Ipv6Addr::from(lo)), &a.to_string());
+                    self.host_bits(
+                        span,
+                        &format!("{a}/{len}"),
+                        &format!("{}/{len}", Ipv6Addr::from(lo)),
+                        &a.to_string(),
+                    );
                     return None;
                 }
                 Some(AddrSet::v6_prefix(a, len))
@@ -121,9 +169,15 @@ impl Resolver<'_> {
 
     fn host_bits(&mut self, span: Span, written: &str, network: &str, host: &str) {
         self.err(
-            Diagnostic::new(codes::HOST_BITS_SET, span, format!("prefix `{written}` has host bits set"))
-                .with_label("bits after the prefix length are not zero")
-                .with_help(format!("write the network `{network}`, or the single address `{host}`")),
+            Diagnostic::new(
+                codes::HOST_BITS_SET,
+                span,
+                format!("prefix `{written}` has host bits set"),
+            )
+            .with_label("bits after the prefix length are not zero")
+            .with_help(format!(
+                "write the network `{network}`, or the single address `{host}`"
+            )),
         );
     }
 }

@@ -33,7 +33,11 @@ pub struct Matchers {
 
 impl Matchers {
     pub fn new(opts: MatcherOptions) -> Self {
-        Matchers { opts, sandbox: None, modules: HashMap::new() }
+        Matchers {
+            opts,
+            sandbox: None,
+            modules: HashMap::new(),
+        }
     }
 }
 
@@ -45,7 +49,9 @@ impl Resolver<'_> {
     pub fn load_matchers(&mut self) {
         for fi in 0..self.loaded.files.len() {
             for ii in 0..self.loaded.files[fi].ast.items.len() {
-                let ast::Item::Matcher(m) = &self.loaded.files[fi].ast.items[ii] else { continue };
+                let ast::Item::Matcher(m) = &self.loaded.files[fi].ast.items[ii] else {
+                    continue;
+                };
                 match self.ns.get(&m.name.node) {
                     Some(def) if def.file == fi && def.item == ii => {}
                     _ => continue,
@@ -61,22 +67,33 @@ impl Resolver<'_> {
         let span = m.path.span;
         let path = m.path.node.as_str();
         let Some(dir) = self.file(fi).dir.clone() else {
-            self.err(Diagnostic::new(codes::MATCHER_NOT_FOUND, span, "a stdlib module cannot load a matcher"));
+            self.err(Diagnostic::new(
+                codes::MATCHER_NOT_FOUND,
+                span,
+                "a stdlib module cannot load a matcher",
+            ));
             return None;
         };
         let root = self.loaded.root.clone();
         let root_display = self.loaded.root_display.clone();
         let escapes = |r: &mut Self, extra: Option<&str>| {
-            let mut d = Diagnostic::new(codes::MATCHER_ESCAPES, span, format!("matcher path `{path}` escapes the root directory"))
-                .with_label("outside the root")
-                .with_note(format!("the root is `{root_display}`"));
+            let mut d = Diagnostic::new(
+                codes::MATCHER_ESCAPES,
+                span,
+                format!("matcher path `{path}` escapes the root directory"),
+            )
+            .with_label("outside the root")
+            .with_note(format!("the root is `{root_display}`"));
             if let Some(e) = extra {
                 d = d.with_note(e.to_string());
             }
             r.err(d);
         };
         if Path::new(path).is_absolute() {
-            escapes(self, Some("matcher paths are relative to the file that names them"));
+            escapes(
+                self,
+                Some("matcher paths are relative to the file that names them"),
+            );
             return None;
         }
         let joined = normalize(&dir.join(path));
@@ -87,7 +104,14 @@ impl Resolver<'_> {
         let canon = match std::fs::canonicalize(&joined) {
             Ok(c) => c,
             Err(e) => {
-                self.err(Diagnostic::new(codes::MATCHER_NOT_FOUND, span, format!("cannot find matcher module `{path}`")).with_label(io_reason(&e)));
+                self.err(
+                    Diagnostic::new(
+                        codes::MATCHER_NOT_FOUND,
+                        span,
+                        format!("cannot find matcher module `{path}`"),
+                    )
+                    .with_label(io_reason(&e)),
+                );
                 return None;
             }
         };
@@ -98,7 +122,14 @@ impl Resolver<'_> {
         let bytes = match std::fs::read(&canon) {
             Ok(b) => b,
             Err(e) => {
-                self.err(Diagnostic::new(codes::MATCHER_NOT_FOUND, span, format!("cannot read matcher module `{path}`")).with_label(io_reason(&e)));
+                self.err(
+                    Diagnostic::new(
+                        codes::MATCHER_NOT_FOUND,
+                        span,
+                        format!("cannot read matcher module `{path}`"),
+                    )
+                    .with_label(io_reason(&e)),
+                );
                 return None;
             }
         };
@@ -112,7 +143,8 @@ impl Resolver<'_> {
         match sandbox.load(path, &bytes) {
             Ok(id) => Some((id, limits)),
             Err(e) => {
-                let mut d = Diagnostic::new(e.code, span, e.message).with_label(format!("matcher `{}`", m.name.node));
+                let mut d = Diagnostic::new(e.code, span, e.message)
+                    .with_label(format!("matcher `{}`", m.name.node));
                 for n in e.notes {
                     d = d.with_note(n);
                 }
@@ -126,10 +158,20 @@ impl Resolver<'_> {
         if self.matchers.sandbox.is_none() {
             match Sandbox::new() {
                 Ok(s) => self.matchers.sandbox = Some(s),
-                Err(e) => return Err(Box::new(Diagnostic::without_span(e.code, "polc", e.message))),
+                Err(e) => {
+                    return Err(Box::new(Diagnostic::without_span(
+                        e.code, "polc", e.message,
+                    )))
+                }
             }
         }
-        self.matchers.sandbox.as_mut().ok_or_else(|| Box::new(Diagnostic::without_span(codes::MATCHER_TRAP, "polc", "the matcher sandbox is unavailable")))
+        self.matchers.sandbox.as_mut().ok_or_else(|| {
+            Box::new(Diagnostic::without_span(
+                codes::MATCHER_TRAP,
+                "polc",
+                "the matcher sandbox is unavailable",
+            ))
+        })
     }
 
     /// The defaults, with the item's overrides (each at most once, within
@@ -169,7 +211,10 @@ impl Resolver<'_> {
         if !ok {
             return None;
         }
-        Limits::default().with_overrides(fuel, memory, timeout).ok().map(|l| l.capped(&self.matchers.opts.cap))
+        Limits::default()
+            .with_overrides(fuel, memory, timeout)
+            .ok()
+            .map(|l| l.capped(&self.matchers.opts.cap))
     }
 
     /// Run a call and return its output text; `None` after a diagnostic.
@@ -182,9 +227,17 @@ impl Resolver<'_> {
             }
             Some(def) if def.kind != DefKind::Matcher => {
                 self.err(
-                    Diagnostic::new(codes::NOT_A_MATCHER, c.name.span, format!("`{}` is {}, not a matcher", c.name.node, def.kind.with_article()))
-                        .with_label("called here")
-                        .with_related(def.span, "defined here"),
+                    Diagnostic::new(
+                        codes::NOT_A_MATCHER,
+                        c.name.span,
+                        format!(
+                            "`{}` is {}, not a matcher",
+                            c.name.node,
+                            def.kind.with_article()
+                        ),
+                    )
+                    .with_label("called here")
+                    .with_related(def.span, "defined here"),
                 );
                 return None;
             }
@@ -210,7 +263,8 @@ impl Resolver<'_> {
         match sandbox.call(module, &args_json, &limits) {
             Ok(text) => Some(text),
             Err(e) => {
-                let mut d = Diagnostic::new(e.code, c.span, e.message).with_label(format!("in this call of `{}`", c.name.node));
+                let mut d = Diagnostic::new(e.code, c.span, e.message)
+                    .with_label(format!("in this call of `{}`", c.name.node));
                 for n in e.notes {
                     d = d.with_note(n);
                 }
@@ -224,14 +278,27 @@ impl Resolver<'_> {
         self.sources.snippet(c.span).to_string()
     }
 
-    pub fn call_addr(&mut self, c: &ast::Call, origins: &mut Vec<MatcherOrigin>) -> Option<AddrSet> {
+    pub fn call_addr(
+        &mut self,
+        c: &ast::Call,
+        origins: &mut Vec<MatcherOrigin>,
+    ) -> Option<AddrSet> {
         let text = self.run_call(c)?;
-        let fid = self.sources.add(format!("<output of {}>", self.call_text(c)), text.clone(), true);
+        let fid = self.sources.add(
+            format!("<output of {}>", self.call_text(c)),
+            text.clone(),
+            true,
+        );
         let parsed = crate::parse::parse_addr_expr(fid, self.sources.text(fid));
         let expr = match parsed {
             Ok(e) => e,
             Err(errs) => {
-                self.bad_output(c, &text, "an address set", errs.iter().map(|d| d.message.clone()).collect());
+                self.bad_output(
+                    c,
+                    &text,
+                    "an address set",
+                    errs.iter().map(|d| d.message.clone()).collect(),
+                );
                 return None;
             }
         };
@@ -239,21 +306,43 @@ impl Resolver<'_> {
         let set = self.eval_addr(&expr, 0, &mut Vec::new(), Scope::LiteralsOnly);
         let inner = std::mem::replace(&mut self.diags, saved);
         if inner.has_errors() || set.is_none() {
-            self.bad_output(c, &text, "an address set", inner.iter().map(|d| d.message.clone()).collect());
+            self.bad_output(
+                c,
+                &text,
+                "an address set",
+                inner.iter().map(|d| d.message.clone()).collect(),
+            );
             return None;
         }
-        origins.push(MatcherOrigin { matcher: c.name.node.clone(), call: c.span, text: self.call_text(c) });
+        origins.push(MatcherOrigin {
+            matcher: c.name.node.clone(),
+            call: c.span,
+            text: self.call_text(c),
+        });
         set
     }
 
-    pub fn call_service(&mut self, c: &ast::Call, origins: &mut Vec<MatcherOrigin>) -> Option<ServiceSet> {
+    pub fn call_service(
+        &mut self,
+        c: &ast::Call,
+        origins: &mut Vec<MatcherOrigin>,
+    ) -> Option<ServiceSet> {
         let text = self.run_call(c)?;
-        let fid = self.sources.add(format!("<output of {}>", self.call_text(c)), text.clone(), true);
+        let fid = self.sources.add(
+            format!("<output of {}>", self.call_text(c)),
+            text.clone(),
+            true,
+        );
         let parsed = crate::parse::parse_service_expr(fid, self.sources.text(fid));
         let expr = match parsed {
             Ok(e) => e,
             Err(errs) => {
-                self.bad_output(c, &text, "a service set", errs.iter().map(|d| d.message.clone()).collect());
+                self.bad_output(
+                    c,
+                    &text,
+                    "a service set",
+                    errs.iter().map(|d| d.message.clone()).collect(),
+                );
                 return None;
             }
         };
@@ -261,10 +350,19 @@ impl Resolver<'_> {
         let set = self.eval_service(&expr, 0, &mut Vec::new(), Scope::LiteralsOnly);
         let inner: Diagnostics = std::mem::replace(&mut self.diags, saved);
         if inner.has_errors() || set.is_none() {
-            self.bad_output(c, &text, "a service set", inner.iter().map(|d| d.message.clone()).collect());
+            self.bad_output(
+                c,
+                &text,
+                "a service set",
+                inner.iter().map(|d| d.message.clone()).collect(),
+            );
             return None;
         }
-        origins.push(MatcherOrigin { matcher: c.name.node.clone(), call: c.span, text: self.call_text(c) });
+        origins.push(MatcherOrigin {
+            matcher: c.name.node.clone(),
+            call: c.span,
+            text: self.call_text(c),
+        });
         set
     }
 
@@ -273,11 +371,22 @@ impl Resolver<'_> {
         if text.chars().count() > QUOTE_MAX {
             quoted.push('…');
         }
-        let mut d = Diagnostic::new(codes::MATCHER_BAD_SET, c.span, format!("`{}` did not return {expected}", c.name.node))
-            .with_label(format!("returned `{}`", quoted.escape_debug()));
+        let mut d = Diagnostic::new(
+            codes::MATCHER_BAD_SET,
+            c.span,
+            format!("`{}` did not return {expected}", c.name.node),
+        )
+        .with_label(format!("returned `{}`", quoted.escape_debug()));
         for r in reasons.into_iter().take(3) {
             d = d.with_note(r);
         }
-        self.err(d.with_help(format!("a matcher called here must return a Pol set literal such as {}", if expected.starts_with("an address") { "`{ 192.0.2.0/24, 2001:db8::/32 }`" } else { "`{ tcp 443, udp 53 }`" })));
+        self.err(d.with_help(format!(
+            "a matcher called here must return a Pol set literal such as {}",
+            if expected.starts_with("an address") {
+                "`{ 192.0.2.0/24, 2001:db8::/32 }`"
+            } else {
+                "`{ tcp 443, udp 53 }`"
+            }
+        )));
     }
 }

@@ -13,8 +13,13 @@ pub fn find_cycles<N, E: Clone>(g: &DiGraph<N, E>) -> Vec<Vec<(NodeIndex, NodeIn
     let mut out = Vec::new();
     for scc in tarjan_scc(g) {
         let set: HashSet<NodeIndex> = scc.iter().copied().collect();
-        let Some(&start) = scc.iter().min() else { continue };
-        let self_loop = g.edges(start).find(|e| e.target() == start).map(|e| e.weight().clone());
+        let Some(&start) = scc.iter().min() else {
+            continue;
+        };
+        let self_loop = g
+            .edges(start)
+            .find(|e| e.target() == start)
+            .map(|e| e.weight().clone());
         if scc.len() == 1 {
             if let Some(w) = self_loop {
                 out.push(vec![(start, start, w)]);
@@ -22,7 +27,8 @@ pub fn find_cycles<N, E: Clone>(g: &DiGraph<N, E>) -> Vec<Vec<(NodeIndex, NodeIn
             continue;
         }
         // BFS inside the component from `start` back to `start`.
-        let mut prev: std::collections::HashMap<NodeIndex, (NodeIndex, E)> = std::collections::HashMap::new();
+        let mut prev: std::collections::HashMap<NodeIndex, (NodeIndex, E)> =
+            std::collections::HashMap::new();
         let mut queue = VecDeque::from([start]);
         let mut closing: Option<(NodeIndex, E)> = None;
         'bfs: while let Some(n) = queue.pop_front() {
@@ -44,7 +50,9 @@ pub fn find_cycles<N, E: Clone>(g: &DiGraph<N, E>) -> Vec<Vec<(NodeIndex, NodeIn
         let mut path = vec![(last, start, w)];
         let mut cur = last;
         while cur != start {
-            let Some((p, w)) = prev.get(&cur).cloned() else { break };
+            let Some((p, w)) = prev.get(&cur).cloned() else {
+                break;
+            };
             path.push((p, cur, w));
             cur = p;
         }

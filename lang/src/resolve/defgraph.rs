@@ -77,22 +77,33 @@ pub fn evaluation_order(r: &mut Resolver<'_>) -> Vec<Node> {
     }
     for cycle in find_cycles(&g) {
         let names: Vec<String> = cycle.iter().map(|(a, _, _)| g[*a].1.clone()).collect();
-        let mut chain = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" → ");
+        let mut chain = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(" → ");
         if let Some(first) = names.first() {
             chain.push_str(&format!(" → `{first}`"));
         }
         let start = cycle.first().map(|(a, _, _)| g[*a].2);
         let Some(start) = start else { continue };
-        let mut d = Diagnostic::new(codes::DEFINITION_CYCLE, start, format!("`{}` is defined in terms of itself", names[0]))
-            .with_label("this definition is part of a cycle")
-            .with_note(format!("cycle: {chain}"));
+        let mut d = Diagnostic::new(
+            codes::DEFINITION_CYCLE,
+            start,
+            format!("`{}` is defined in terms of itself", names[0]),
+        )
+        .with_label("this definition is part of a cycle")
+        .with_note(format!("cycle: {chain}"));
         for (_, _, use_span) in &cycle {
             d = d.with_related(*use_span, "used here");
         }
         r.err(d);
     }
     let (ord, cyclic) = order(&g);
-    ord.into_iter().filter(|n| !cyclic.contains(n)).map(|n| g[n].0).collect()
+    ord.into_iter()
+        .filter(|n| !cyclic.contains(n))
+        .map(|n| g[n].0)
+        .collect()
 }
 
 fn addr_refs<'a>(e: &'a ast::AddrExpr, out: &mut Vec<&'a ast::Ident>, depth: usize) {

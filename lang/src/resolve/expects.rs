@@ -15,13 +15,21 @@ impl Resolver<'_> {
         let mut seen: HashMap<String, crate::span::Span> = HashMap::new();
         for fi in 0..self.loaded.files.len() {
             for ii in 0..self.loaded.files[fi].ast.items.len() {
-                let ast::Item::Test(t) = &self.loaded.files[fi].ast.items[ii] else { continue };
+                let ast::Item::Test(t) = &self.loaded.files[fi].ast.items[ii] else {
+                    continue;
+                };
                 if let Some(first) = seen.get(&t.name.node) {
                     self.err(
-                        Diagnostic::new(codes::DUPLICATE_TEST, t.name.span, format!("test `{}` is defined twice", t.name.node))
-                            .with_label("second test with this name")
-                            .with_related(*first, "first defined here")
-                            .with_help("give each test its own name, so a failure says which one failed"),
+                        Diagnostic::new(
+                            codes::DUPLICATE_TEST,
+                            t.name.span,
+                            format!("test `{}` is defined twice", t.name.node),
+                        )
+                        .with_label("second test with this name")
+                        .with_related(*first, "first defined here")
+                        .with_help(
+                            "give each test its own name, so a failure says which one failed",
+                        ),
                     );
                 } else {
                     seen.insert(t.name.node.clone(), t.name.span);
@@ -32,7 +40,11 @@ impl Resolver<'_> {
                         expects.push(x);
                     }
                 }
-                out.push(ir::Test { name: t.name.node.clone(), expects, span: t.name.span });
+                out.push(ir::Test {
+                    name: t.name.node.clone(),
+                    expects,
+                    span: t.name.span,
+                });
             }
         }
         out
@@ -42,18 +54,41 @@ impl Resolver<'_> {
         let policy = match &e.policy {
             Some(id) => self.policy_ref(id, policies),
             None => {
-                let total = self.ns.defs.values().filter(|d| d.kind == DefKind::Policy).count();
+                let total = self
+                    .ns
+                    .defs
+                    .values()
+                    .filter(|d| d.kind == DefKind::Policy)
+                    .count();
                 if total == 1 {
                     policies.first().map(|p| p.id)
                 } else {
-                    let mut names: Vec<&str> = self.ns.defs.iter().filter(|(_, d)| d.kind == DefKind::Policy).map(|(n, _)| n.as_str()).collect();
+                    let mut names: Vec<&str> = self
+                        .ns
+                        .defs
+                        .iter()
+                        .filter(|(_, d)| d.kind == DefKind::Policy)
+                        .map(|(n, _)| n.as_str())
+                        .collect();
                     names.sort();
                     let d = if total == 0 {
-                        Diagnostic::new(codes::POLICY_REQUIRED, e.span, "this test has no policy to check").with_label("there is no policy in the program")
+                        Diagnostic::new(
+                            codes::POLICY_REQUIRED,
+                            e.span,
+                            "this test has no policy to check",
+                        )
+                        .with_label("there is no policy in the program")
                     } else {
-                        Diagnostic::new(codes::POLICY_REQUIRED, e.span, "this expectation must say which policy it checks")
-                            .with_label(format!("{total} policies exist"))
-                            .with_help(format!("add `in {}`", names.first().copied().unwrap_or("POLICY")))
+                        Diagnostic::new(
+                            codes::POLICY_REQUIRED,
+                            e.span,
+                            "this expectation must say which policy it checks",
+                        )
+                        .with_label(format!("{total} policies exist"))
+                        .with_help(format!(
+                            "add `in {}`",
+                            names.first().copied().unwrap_or("POLICY")
+                        ))
                     };
                     self.err(d);
                     None
@@ -62,7 +97,13 @@ impl Resolver<'_> {
         };
         let mut origins = Vec::new();
         let packets = self.packet_spec(&e.packets, &mut origins);
-        Some(ir::Expect { some: e.some, verdict: e.verdict.node, packets: packets?, policy: policy?, span: e.span })
+        Some(ir::Expect {
+            some: e.some,
+            verdict: e.verdict.node,
+            packets: packets?,
+            policy: policy?,
+            span: e.span,
+        })
     }
 
     fn policy_ref(&mut self, id: &ast::Ident, policies: &[ir::Policy]) -> Option<PolicyId> {

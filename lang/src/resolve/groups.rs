@@ -10,7 +10,9 @@ use crate::ir::{self, CgroupPath, CgroupTree, ClassId, GroupId, Selector};
 
 impl Resolver<'_> {
     pub fn eval_group(&mut self, fi: usize, ii: usize) {
-        let ast::Item::Group(d) = &self.loaded.files[fi].ast.items[ii] else { return };
+        let ast::Item::Group(d) = &self.loaded.files[fi].ast.items[ii] else {
+            return;
+        };
         let mut selectors: Vec<Selector> = Vec::new();
         let mut ok = true;
         match &d.body {
@@ -52,7 +54,12 @@ impl Resolver<'_> {
         }
         let id = GroupId(self.groups.len() as u32);
         self.group_ids.insert(d.name.node.clone(), id);
-        self.groups.push(ir::Group { id, name: d.name.node.clone(), selectors, span: d.name.span });
+        self.groups.push(ir::Group {
+            id,
+            name: d.name.node.clone(),
+            selectors,
+            span: d.name.span,
+        });
     }
 
     fn selector(&mut self, s: &ast::Selector) -> Option<Selector> {
@@ -60,8 +67,12 @@ impl Resolver<'_> {
             ast::Selector::Cgroup(p) => match CgroupPath::parse(&p.node) {
                 Ok(path) => Some(Selector::Cgroup(path)),
                 Err(why) => {
-                    let mut d = Diagnostic::new(codes::INVALID_CGROUP, p.span, format!("invalid cgroup path `{}`", p.node.escape_debug()))
-                        .with_label(why);
+                    let mut d = Diagnostic::new(
+                        codes::INVALID_CGROUP,
+                        p.span,
+                        format!("invalid cgroup path `{}`", p.node.escape_debug()),
+                    )
+                    .with_label(why);
                     if let Some(stripped) = p.node.strip_prefix('/') {
                         if CgroupPath::parse(stripped).is_ok() {
                             d = d.with_help(format!("write `\"{stripped}\"`"));
@@ -74,9 +85,13 @@ impl Resolver<'_> {
             ast::Selector::Classid(c) => {
                 if c.node == 0 {
                     self.err(
-                        Diagnostic::new(codes::INVALID_CLASSID, c.span, "class id `0` means no class")
-                            .with_label("sockets without a net_cls class have class id 0")
-                            .with_help("use a class id such as `10:1`"),
+                        Diagnostic::new(
+                            codes::INVALID_CLASSID,
+                            c.span,
+                            "class id `0` means no class",
+                        )
+                        .with_label("sockets without a net_cls class have class id 0")
+                        .with_help("use a class id such as `10:1`"),
                     );
                     return None;
                 }
@@ -86,11 +101,19 @@ impl Resolver<'_> {
                 let is_uid = matches!(s, ast::Selector::Uid(_));
                 let what = if is_uid { "uid" } else { "gid" };
                 match u32::try_from(n.node) {
-                    Ok(v) if v != u32::MAX => Some(if is_uid { Selector::Uid(v) } else { Selector::Gid(v) }),
+                    Ok(v) if v != u32::MAX => Some(if is_uid {
+                        Selector::Uid(v)
+                    } else {
+                        Selector::Gid(v)
+                    }),
                     _ => {
                         self.err(
-                            Diagnostic::new(codes::ID_OUT_OF_RANGE, n.span, format!("{what} `{}` is out of range", n.node))
-                                .with_label(format!("a {what} is 0–4294967294")),
+                            Diagnostic::new(
+                                codes::ID_OUT_OF_RANGE,
+                                n.span,
+                                format!("{what} `{}` is out of range", n.node),
+                            )
+                            .with_label(format!("a {what} is 0–4294967294")),
                         );
                         None
                     }

@@ -40,12 +40,22 @@ enum Key {
 }
 
 /// Load `entry` (shown to users as `display`) and all its imports.
-pub fn load(entry: &Path, display: &str, root: Option<&Path>, sources: &mut SourceMap, diags: &mut Diagnostics) -> Option<Loaded> {
+pub fn load(
+    entry: &Path,
+    display: &str,
+    root: Option<&Path>,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<Loaded> {
     let root_arg = root;
     let canon_entry = match std::fs::canonicalize(entry) {
         Ok(p) => p,
         Err(e) => {
-            diags.push(Diagnostic::without_span(codes::IO_ERROR, display, format!("cannot read `{display}`: {}", io_reason(&e))));
+            diags.push(Diagnostic::without_span(
+                codes::IO_ERROR,
+                display,
+                format!("cannot read `{display}`: {}", io_reason(&e)),
+            ));
             return None;
         }
     };
@@ -56,12 +66,19 @@ pub fn load(entry: &Path, display: &str, root: Option<&Path>, sources: &mut Sour
                 diags.push(Diagnostic::without_span(
                     codes::IO_ERROR,
                     r.display().to_string(),
-                    format!("cannot use `{}` as the root: {}", r.display(), io_reason(&e)),
+                    format!(
+                        "cannot use `{}` as the root: {}",
+                        r.display(),
+                        io_reason(&e)
+                    ),
                 ));
                 return None;
             }
         },
-        None => canon_entry.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/")),
+        None => canon_entry
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/")),
     };
     if !canon_entry.starts_with(&root) {
         diags.push(Diagnostic::without_span(
@@ -74,7 +91,11 @@ pub fn load(entry: &Path, display: &str, root: Option<&Path>, sources: &mut Sour
     let text = match read_text(&canon_entry) {
         Ok(t) => t,
         Err(msg) => {
-            diags.push(Diagnostic::without_span(codes::IO_ERROR, display, format!("cannot read `{display}`: {msg}")));
+            diags.push(Diagnostic::without_span(
+                codes::IO_ERROR,
+                display,
+                format!("cannot read `{display}`: {msg}"),
+            ));
             return None;
         }
     };
@@ -87,19 +108,63 @@ pub fn load(entry: &Path, display: &str, root: Option<&Path>, sources: &mut Sour
             _ => ".".to_string(),
         },
     };
-    Some(load_all(Key::Path(canon_entry), display.to_string(), text, dir, display_dir, root, root_display, sources, diags))
+    Some(load_all(
+        Key::Path(canon_entry),
+        display.to_string(),
+        text,
+        dir,
+        display_dir,
+        root,
+        root_display,
+        sources,
+        diags,
+    ))
 }
 
 /// Load an in-memory text named `name` as the entry, with `dir` as both its
 /// directory and the root.
-pub fn load_text(name: &str, text: &str, dir: PathBuf, sources: &mut SourceMap, diags: &mut Diagnostics) -> Loaded {
+pub fn load_text(
+    name: &str,
+    text: &str,
+    dir: PathBuf,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Loaded {
     let root = std::fs::canonicalize(&dir).unwrap_or(dir);
-    load_all(Key::Path(root.join(name)), name.to_string(), text.to_string(), Some(root.clone()), None, root, ".".to_string(), sources, diags)
+    load_all(
+        Key::Path(root.join(name)),
+        name.to_string(),
+        text.to_string(),
+        Some(root.clone()),
+        None,
+        root,
+        ".".to_string(),
+        sources,
+        diags,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
-fn load_all(key: Key, name: String, text: String, dir: Option<PathBuf>, display_dir: Option<PathBuf>, root: PathBuf, root_display: String, sources: &mut SourceMap, diags: &mut Diagnostics) -> Loaded {
-    let mut loader = Loader { sources, diags, root: root.clone(), root_display: root_display.clone(), graph: DiGraph::new(), nodes: HashMap::new(), files: Vec::new() };
+fn load_all(
+    key: Key,
+    name: String,
+    text: String,
+    dir: Option<PathBuf>,
+    display_dir: Option<PathBuf>,
+    root: PathBuf,
+    root_display: String,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Loaded {
+    let mut loader = Loader {
+        sources,
+        diags,
+        root: root.clone(),
+        root_display: root_display.clone(),
+        graph: DiGraph::new(),
+        nodes: HashMap::new(),
+        files: Vec::new(),
+    };
     let first = loader.add_file(key, name, text, dir, display_dir);
     let mut queue = vec![first];
     while let Some(idx) = queue.pop() {
@@ -119,7 +184,11 @@ fn load_all(key: Key, name: String, text: String, dir: Option<PathBuf>, display_
         }
     }
     loader.report_cycles();
-    Loaded { files: loader.files, root, root_display }
+    Loaded {
+        files: loader.files,
+        root,
+        root_display,
+    }
 }
 
 struct Loader<'a> {
@@ -133,13 +202,25 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
-    fn add_file(&mut self, key: Key, name: String, text: String, dir: Option<PathBuf>, display_dir: Option<PathBuf>) -> usize {
+    fn add_file(
+        &mut self,
+        key: Key,
+        name: String,
+        text: String,
+        dir: Option<PathBuf>,
+        display_dir: Option<PathBuf>,
+    ) -> usize {
         let builtin = matches!(key, Key::Std(_));
         let id = self.sources.add(name, text, builtin);
         let (ast, errs) = crate::parse::parse_file(id, self.sources.text(id));
         self.diags.extend(errs);
         let idx = self.files.len();
-        self.files.push(LoadedFile { id, ast, dir, display_dir });
+        self.files.push(LoadedFile {
+            id,
+            ast,
+            dir,
+            display_dir,
+        });
         let node = self.graph.add_node(idx);
         self.nodes.insert(key, (idx, node));
         idx
@@ -159,13 +240,23 @@ impl Loader<'_> {
             match crate::stdlib::module(module) {
                 Some(text) => (key, path.to_string(), None, None, text.to_string()),
                 None => {
-                    let mut d = Diagnostic::new(codes::UNKNOWN_STD_MODULE, span, format!("there is no stdlib module `{path}`"))
-                        .with_label("not in the stdlib");
-                    let names: Vec<String> = crate::stdlib::MODULES.iter().map(|(n, _)| format!("std/{n}")).collect();
+                    let mut d = Diagnostic::new(
+                        codes::UNKNOWN_STD_MODULE,
+                        span,
+                        format!("there is no stdlib module `{path}`"),
+                    )
+                    .with_label("not in the stdlib");
+                    let names: Vec<String> = crate::stdlib::MODULES
+                        .iter()
+                        .map(|(n, _)| format!("std/{n}"))
+                        .collect();
                     match did_you_mean(path, names.iter().map(String::as_str)) {
                         Some(h) => d = d.with_help(h),
                         None => {
-                            let all: Vec<String> = crate::stdlib::MODULES.iter().map(|(n, _)| format!("std/{n}")).collect();
+                            let all: Vec<String> = crate::stdlib::MODULES
+                                .iter()
+                                .map(|(n, _)| format!("std/{n}"))
+                                .collect();
                             d = d.with_help(format!("the stdlib has {}", all.join(", ")));
                         }
                     }
@@ -175,16 +266,22 @@ impl Loader<'_> {
             }
         } else {
             let Some(base) = self.files[from].dir.clone() else {
-                self.diags.push(
-                    Diagnostic::new(codes::IMPORT_NOT_FOUND, span, format!("a stdlib module cannot import `{path}`")),
-                );
+                self.diags.push(Diagnostic::new(
+                    codes::IMPORT_NOT_FOUND,
+                    span,
+                    format!("a stdlib module cannot import `{path}`"),
+                ));
                 return None;
             };
             if Path::new(path).is_absolute() {
                 self.diags.push(
-                    Diagnostic::new(codes::IMPORT_ESCAPES, span, format!("import `{path}` is an absolute path"))
-                        .with_label("imports are relative to the importing file")
-                        .with_help("write the path relative to this file, inside the root directory"),
+                    Diagnostic::new(
+                        codes::IMPORT_ESCAPES,
+                        span,
+                        format!("import `{path}` is an absolute path"),
+                    )
+                    .with_label("imports are relative to the importing file")
+                    .with_help("write the path relative to this file, inside the root directory"),
                 );
                 return None;
             }
@@ -196,15 +293,22 @@ impl Loader<'_> {
             let canon = match std::fs::canonicalize(&joined) {
                 Ok(c) => c,
                 Err(e) => {
-                    let d = Diagnostic::new(codes::IMPORT_NOT_FOUND, span, format!("cannot find `{path}`"))
-                        .with_label(io_reason(&e))
-                        .with_note(format!("looked for `{}`", self.shown(&joined)));
+                    let d = Diagnostic::new(
+                        codes::IMPORT_NOT_FOUND,
+                        span,
+                        format!("cannot find `{path}`"),
+                    )
+                    .with_label(io_reason(&e))
+                    .with_note(format!("looked for `{}`", self.shown(&joined)));
                     self.diags.push(d);
                     return None;
                 }
             };
             if !canon.starts_with(&self.root) {
-                self.diags.push(self.escapes(span, path).with_note("a symbolic link leads outside the root"));
+                self.diags.push(
+                    self.escapes(span, path)
+                        .with_note("a symbolic link leads outside the root"),
+                );
                 return None;
             }
             let key = Key::Path(canon.clone());
@@ -215,7 +319,11 @@ impl Loader<'_> {
             let text = match read_text(&canon) {
                 Ok(t) => t,
                 Err(msg) => {
-                    self.diags.push(Diagnostic::new(codes::IMPORT_IO, span, format!("cannot read `{path}`: {msg}")));
+                    self.diags.push(Diagnostic::new(
+                        codes::IMPORT_IO,
+                        span,
+                        format!("cannot read `{path}`: {msg}"),
+                    ));
                     return None;
                 }
             };
@@ -225,7 +333,13 @@ impl Loader<'_> {
                 None => path.to_string(),
             };
             let shown_dir = Path::new(&shown).parent().map(Path::to_path_buf);
-            (key, shown, canon.parent().map(Path::to_path_buf), shown_dir, text)
+            (
+                key,
+                shown,
+                canon.parent().map(Path::to_path_buf),
+                shown_dir,
+                text,
+            )
         };
         let idx = self.add_file(key.clone(), name, text, dir, display_dir);
         let node = self.nodes.get(&key).map(|(_, n)| *n)?;
@@ -234,45 +348,64 @@ impl Loader<'_> {
     }
 
     fn edge(&mut self, from: usize, to: NodeIndex, span: Span) {
-        let Some(&(_, from_node)) = self.nodes.values().find(|(i, _)| *i == from) else { return };
+        let Some(&(_, from_node)) = self.nodes.values().find(|(i, _)| *i == from) else {
+            return;
+        };
         self.graph.add_edge(from_node, to, span);
     }
 
     fn escapes(&self, span: Span, path: &str) -> Diagnostic {
-        Diagnostic::new(codes::IMPORT_ESCAPES, span, format!("import `{path}` escapes the root directory"))
-            .with_label("outside the root")
-            .with_note(format!("the root is `{}`", self.root_display))
-            .with_help("move the file inside the root, or pass a wider `--root DIR`")
+        Diagnostic::new(
+            codes::IMPORT_ESCAPES,
+            span,
+            format!("import `{path}` escapes the root directory"),
+        )
+        .with_label("outside the root")
+        .with_note(format!("the root is `{}`", self.root_display))
+        .with_help("move the file inside the root, or pass a wider `--root DIR`")
     }
 
     fn shown(&self, p: &Path) -> String {
-        p.strip_prefix(&self.root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+        p.strip_prefix(&self.root)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| p.display().to_string())
     }
 
     fn report_cycles(&mut self) {
         for cycle in find_cycles(&self.graph) {
             // cycle: edges (from, to, span) in order.
-            let names: Vec<String> = cycle.iter().map(|(a, _, _)| self.sources.name(self.files[self.graph[*a]].id).to_string()).collect();
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|(a, _, _)| self.sources.name(self.files[self.graph[*a]].id).to_string())
+                .collect();
             let mut chain = names.join(" → ");
             if let Some(first) = names.first() {
                 chain.push_str(" → ");
                 chain.push_str(first);
             }
-            let Some((_, _, span)) = cycle.last() else { continue };
+            let Some((_, _, span)) = cycle.last() else {
+                continue;
+            };
             let mut d = Diagnostic::new(codes::IMPORT_CYCLE, *span, "import cycle")
                 .with_label("this import closes the cycle")
                 .with_note(format!("cycle: {chain}"));
             for (_, _, sp) in cycle.iter().take(cycle.len().saturating_sub(1)) {
                 d = d.with_related(*sp, "imported here");
             }
-            self.diags.push(d.with_help("move the shared definitions into a file both can import"));
+            self.diags
+                .push(d.with_help("move the shared definitions into a file both can import"));
         }
     }
 }
 
 fn read_text(p: &Path) -> Result<String, String> {
     let bytes = std::fs::read(p).map_err(|e| io_reason(&e))?;
-    String::from_utf8(bytes).map_err(|e| format!("the file is not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "the file is not UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 pub fn io_reason(e: &std::io::Error) -> String {

@@ -54,7 +54,12 @@ pub struct Resolver<'a> {
 ///
 /// `packet`, when given, is resolved against the program's names too (for
 /// `polc explain`) and returned as the third value.
-pub fn resolve(loaded: &Loaded, sources: &mut SourceMap, matcher_opts: &calls::MatcherOptions, packet: Option<&crate::ast::PacketSpec>) -> (Option<ir::Program>, Diagnostics, Option<ir::Match>) {
+pub fn resolve(
+    loaded: &Loaded,
+    sources: &mut SourceMap,
+    matcher_opts: &calls::MatcherOptions,
+    packet: Option<&crate::ast::PacketSpec>,
+) -> (Option<ir::Program>, Diagnostics, Option<ir::Match>) {
     let mut diags = Diagnostics::new();
     let ns = Namespace::collect(&loaded.files, &mut diags);
     let mut r = Resolver {
@@ -90,7 +95,14 @@ pub fn resolve(loaded: &Loaded, sources: &mut SourceMap, matcher_opts: &calls::M
     if diags.has_errors() {
         return (None, diags, None);
     }
-    let program = ir::Program { groups: r.groups, cgroups, policies, tunnels: r.tunnels, tuning, tests };
+    let program = ir::Program {
+        groups: r.groups,
+        cgroups,
+        policies,
+        tunnels: r.tunnels,
+        tuning,
+        tests,
+    };
     (Some(program), diags, packet)
 }
 

@@ -64,7 +64,12 @@ impl Namespace {
                     ast::Item::Policy(d) => (DefKind::Policy, &d.name),
                     _ => continue,
                 };
-                let def = Def { kind, file: fi, item: ii, span: name.span };
+                let def = Def {
+                    kind,
+                    file: fi,
+                    item: ii,
+                    span: name.span,
+                };
                 match ns.defs.get(&name.node) {
                     Some(first) => {
                         diags.push(
@@ -90,17 +95,42 @@ impl Namespace {
     /// The diagnostic for a name that is not defined, with a suggestion
     /// among the names of the expected kinds.
     pub fn unknown(&self, name: &ast::Ident, expected: &[DefKind]) -> Diagnostic {
-        let what = expected.iter().map(|k| k.noun()).collect::<Vec<_>>().join(" or ");
-        let mut d = Diagnostic::new(codes::UNKNOWN_NAME, name.span, format!("unknown {what} `{}`", name.node))
-            .with_label(format!("no {what} has this name"));
-        let mut names: Vec<&str> = self.defs.iter().filter(|(_, d)| expected.contains(&d.kind)).map(|(n, _)| n.as_str()).collect();
+        let what = expected
+            .iter()
+            .map(|k| k.noun())
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let mut d = Diagnostic::new(
+            codes::UNKNOWN_NAME,
+            name.span,
+            format!("unknown {what} `{}`", name.node),
+        )
+        .with_label(format!("no {what} has this name"));
+        let mut names: Vec<&str> = self
+            .defs
+            .iter()
+            .filter(|(_, d)| expected.contains(&d.kind))
+            .map(|(n, _)| n.as_str())
+            .collect();
         names.sort();
         if let Some(h) = did_you_mean(&name.node, names.iter().copied()) {
             d = d.with_help(h);
-        } else if expected.contains(&DefKind::Network) && crate::stdlib::module("networks").is_some_and(|s| s.contains(&format!("network {} =", name.node))) {
-            d = d.with_help(format!("`{}` is in the stdlib: add `import \"std/networks\"`", name.node));
-        } else if expected.contains(&DefKind::Service) && crate::stdlib::module("services").is_some_and(|s| s.contains(&format!("service {} =", name.node))) {
-            d = d.with_help(format!("`{}` is in the stdlib: add `import \"std/services\"`", name.node));
+        } else if expected.contains(&DefKind::Network)
+            && crate::stdlib::module("networks")
+                .is_some_and(|s| s.contains(&format!("network {} =", name.node)))
+        {
+            d = d.with_help(format!(
+                "`{}` is in the stdlib: add `import \"std/networks\"`",
+                name.node
+            ));
+        } else if expected.contains(&DefKind::Service)
+            && crate::stdlib::module("services")
+                .is_some_and(|s| s.contains(&format!("service {} =", name.node)))
+        {
+            d = d.with_help(format!(
+                "`{}` is in the stdlib: add `import \"std/services\"`",
+                name.node
+            ));
         }
         d
     }
@@ -110,9 +140,20 @@ impl Namespace {
         Diagnostic::new(
             codes::WRONG_KIND,
             name.span,
-            format!("`{}` is {}, but {expected} is expected here", name.node, found.kind.with_article()),
+            format!(
+                "`{}` is {}, but {expected} is expected here",
+                name.node,
+                found.kind.with_article()
+            ),
         )
         .with_label(format!("expected {expected}"))
-        .with_related(found.span, format!("`{}` is defined here as {}", name.node, found.kind.with_article()))
+        .with_related(
+            found.span,
+            format!(
+                "`{}` is defined here as {}",
+                name.node,
+                found.kind.with_article()
+            ),
+        )
     }
 }

@@ -11,7 +11,11 @@ use crate::sets::AddrSet;
 
 impl Resolver<'_> {
     /// `None` after an error (reported).
-    pub fn packet_spec(&mut self, p: &ast::PacketSpec, origins: &mut Vec<MatcherOrigin>) -> Option<Match> {
+    pub fn packet_spec(
+        &mut self,
+        p: &ast::PacketSpec,
+        origins: &mut Vec<MatcherOrigin>,
+    ) -> Option<Match> {
         let groups = match &p.groups {
             None => Some(None),
             Some(g) => self.group_expr(g),
@@ -26,13 +30,21 @@ impl Resolver<'_> {
         };
         let service = match &p.service {
             None => Some(None),
-            Some(s) => self.eval_service(&s.expr, 0, origins, Scope::Program).map(Some),
+            Some(s) => self
+                .eval_service(&s.expr, 0, origins, Scope::Program)
+                .map(Some),
         };
         let via = match &p.via {
             None => Some(None),
             Some(id) => self.tunnel_ref(id).map(Some),
         };
-        Some(Match { groups: groups?, from: from?, to: to?, service: service?, via: via? })
+        Some(Match {
+            groups: groups?,
+            from: from?,
+            to: to?,
+            service: service?,
+            via: via?,
+        })
     }
 
     pub fn tunnel_ref(&mut self, id: &ast::Ident) -> Option<TunnelId> {

@@ -14,7 +14,9 @@ impl Resolver<'_> {
         let mut out = Vec::new();
         for fi in 0..self.loaded.files.len() {
             for ii in 0..self.loaded.files[fi].ast.items.len() {
-                let ast::Item::Policy(p) = &self.loaded.files[fi].ast.items[ii] else { continue };
+                let ast::Item::Policy(p) = &self.loaded.files[fi].ast.items[ii] else {
+                    continue;
+                };
                 match self.ns.get(&p.name.node) {
                     Some(def) if def.file == fi && def.item == ii => {}
                     _ => continue,
@@ -50,7 +52,11 @@ impl Resolver<'_> {
             }
         }
         if hook.is_none() {
-            self.missing(p, "hook", "add `hook output` (traffic local sockets send) or `hook input`");
+            self.missing(
+                p,
+                "hook",
+                "add `hook output` (traffic local sockets send) or `hook input`",
+            );
         }
         if default.is_none() {
             self.missing(p, "default", "add `default drop`, `default reject` or `default allow`: what happens to packets no rule matches");
@@ -76,7 +82,15 @@ impl Resolver<'_> {
         }
         let (hook, _) = hook?;
         let (default, default_span) = default?;
-        ok.then(|| ir::Policy { id, name: p.name.node.clone(), hook, default, default_span, rules, span: p.name.span })
+        ok.then(|| ir::Policy {
+            id,
+            name: p.name.node.clone(),
+            hook,
+            default,
+            default_span,
+            rules,
+            span: p.name.span,
+        })
     }
 
     fn rule(&mut self, r: &ast::Rule) -> Option<ir::Rule> {
@@ -99,28 +113,48 @@ impl Resolver<'_> {
             }
             seen.push((what, m.span));
             match &m.node {
-                Modifier::Log(prefix) => log = Some(Log { prefix: prefix.clone() }),
+                Modifier::Log(prefix) => {
+                    log = Some(Log {
+                        prefix: prefix.clone(),
+                    })
+                }
                 Modifier::Counter => counter = true,
                 Modifier::Comment(c) => comment = Some(c.clone()),
             }
         }
-        Some(ir::Rule { verdict: r.verdict.node, matches, log, counter, comment, span: r.span, origins })
+        Some(ir::Rule {
+            verdict: r.verdict.node,
+            matches,
+            log,
+            counter,
+            comment,
+            span: r.span,
+            origins,
+        })
     }
 
     pub fn twice(&mut self, span: Span, first: Span, what: &str) {
         self.err(
-            Diagnostic::new(codes::DUPLICATE_FIELD, span, format!("`{what}` is given twice"))
-                .with_label("second time here")
-                .with_related(first, "first given here")
-                .with_help("keep one"),
+            Diagnostic::new(
+                codes::DUPLICATE_FIELD,
+                span,
+                format!("`{what}` is given twice"),
+            )
+            .with_label("second time here")
+            .with_related(first, "first given here")
+            .with_help("keep one"),
         );
     }
 
     fn missing(&mut self, p: &ast::PolicyDef, what: &str, help: &str) {
         self.err(
-            Diagnostic::new(codes::MISSING_FIELD, p.name.span, format!("policy `{}` has no `{what}`", p.name.node))
-                .with_label(format!("`{what}` is required"))
-                .with_help(help),
+            Diagnostic::new(
+                codes::MISSING_FIELD,
+                p.name.span,
+                format!("policy `{}` has no `{what}`", p.name.node),
+            )
+            .with_label(format!("`{what}` is required"))
+            .with_help(help),
         );
     }
 }

@@ -8,20 +8,35 @@ use super::{Resolver, MAX_DEPTH};
 use crate::ast::{self, PortProto, ProtoRef};
 use crate::diag::{codes, did_you_mean, Diagnostic};
 use crate::ir::MatcherOrigin;
-use crate::sets::service::{proto_by_name, PROTO_ICMP, PROTO_ICMPV6, PROTO_NAMES, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
+use crate::sets::service::{
+    proto_by_name, PROTO_ICMP, PROTO_ICMPV6, PROTO_NAMES, PROTO_SCTP, PROTO_TCP, PROTO_UDP,
+};
 use crate::sets::{IntervalSet, ServiceSet};
 
 impl Resolver<'_> {
     pub fn eval_service_def(&mut self, fi: usize, ii: usize) {
-        let ast::Item::Service(d) = &self.loaded.files[fi].ast.items[ii] else { return };
+        let ast::Item::Service(d) = &self.loaded.files[fi].ast.items[ii] else {
+            return;
+        };
         let mut origins = Vec::new();
         let set = self.eval_service(&d.expr, 0, &mut origins, Scope::Program);
-        self.services.insert(d.name.node.clone(), set.map(|s| (s, origins)));
+        self.services
+            .insert(d.name.node.clone(), set.map(|s| (s, origins)));
     }
 
-    pub fn eval_service(&mut self, e: &ast::ServiceExpr, depth: usize, origins: &mut Vec<MatcherOrigin>, scope: Scope) -> Option<ServiceSet> {
+    pub fn eval_service(
+        &mut self,
+        e: &ast::ServiceExpr,
+        depth: usize,
+        origins: &mut Vec<MatcherOrigin>,
+        scope: Scope,
+    ) -> Option<ServiceSet> {
         if depth > MAX_DEPTH {
-            self.err(Diagnostic::new(codes::TOO_DEEP, e.span(), "service expression nested too deeply"));
+            self.err(Diagnostic::new(
+                codes::TOO_DEEP,
+                e.span(),
+                "service expression nested too deeply",
+            ));
             return None;
         }
         match e {
@@ -37,14 +52,25 @@ impl Resolver<'_> {
                     if r.node.lo > 65535 || r.node.hi > 65535 {
                         let written = self.sources.snippet(r.span).to_string();
                         self.err(
-                            Diagnostic::new(codes::PORT_OUT_OF_RANGE, r.span, format!("port `{written}` is out of range"))
-                                .with_label("ports are 0–65535"),
+                            Diagnostic::new(
+                                codes::PORT_OUT_OF_RANGE,
+                                r.span,
+                                format!("port `{written}` is out of range"),
+                            )
+                            .with_label("ports are 0–65535"),
                         );
                         ok = false;
                     } else if r.node.lo > r.node.hi {
                         self.err(
-                            Diagnostic::new(codes::INVERTED_RANGE, r.span, format!("port range `{}-{}` ends before it starts", r.node.lo, r.node.hi))
-                                .with_help(format!("write `{}-{}`", r.node.hi, r.node.lo)),
+                            Diagnostic::new(
+                                codes::INVERTED_RANGE,
+                                r.span,
+                                format!(
+                                    "port range `{}-{}` ends before it starts",
+                                    r.node.lo, r.node.hi
+                                ),
+                            )
+                            .with_help(format!("write `{}-{}`", r.node.hi, r.node.lo)),
                         );
                         ok = false;
                     } else {
@@ -60,8 +86,12 @@ impl Resolver<'_> {
                     Ok(n) => Some(ServiceSet::proto(n)),
                     Err(_) => {
                         self.err(
-                            Diagnostic::new(codes::ID_OUT_OF_RANGE, p.span, format!("protocol number `{n}` is out of range"))
-                                .with_label("IP protocol numbers are 0–255"),
+                            Diagnostic::new(
+                                codes::ID_OUT_OF_RANGE,
+                                p.span,
+                                format!("protocol number `{n}` is out of range"),
+                            )
+                            .with_label("IP protocol numbers are 0–255"),
                         );
                         None
                     }
@@ -69,8 +99,12 @@ impl Resolver<'_> {
                 ProtoRef::Name(name) => match proto_by_name(name) {
                     Some(n) => Some(ServiceSet::proto(n)),
                     None => {
-                        let mut d = Diagnostic::new(codes::UNKNOWN_PROTO, p.span, format!("unknown protocol `{name}`"))
-                            .with_label("not a protocol name polc knows");
+                        let mut d = Diagnostic::new(
+                            codes::UNKNOWN_PROTO,
+                            p.span,
+                            format!("unknown protocol `{name}`"),
+                        )
+                        .with_label("not a protocol name polc knows");
                         d = match did_you_mean(name, PROTO_NAMES.iter().map(|(n, _)| *n)) {
                             Some(h) => d.with_help(h),
                             None => d.with_help("use a protocol number, e.g. `proto 50`"),
@@ -82,7 +116,14 @@ impl Resolver<'_> {
             },
             ast::ServiceExpr::Name(id) => {
                 if scope == Scope::LiteralsOnly {
-                    self.err(Diagnostic::new(codes::MATCHER_BAD_SET, id.span, format!("matcher output names `{}`", id.node)).with_label("only literals are allowed in matcher output"));
+                    self.err(
+                        Diagnostic::new(
+                            codes::MATCHER_BAD_SET,
+                            id.span,
+                            format!("matcher output names `{}`", id.node),
+                        )
+                        .with_label("only literals are allowed in matcher output"),
+                    );
                     return None;
                 }
                 self.lookup_service(id, origins)
@@ -100,7 +141,14 @@ impl Resolver<'_> {
             }
             ast::ServiceExpr::Call(c) => {
                 if scope == Scope::LiteralsOnly {
-                    self.err(Diagnostic::new(codes::MATCHER_BAD_SET, c.span, "matcher output calls a matcher").with_label("only literals are allowed in matcher output"));
+                    self.err(
+                        Diagnostic::new(
+                            codes::MATCHER_BAD_SET,
+                            c.span,
+                            "matcher output calls a matcher",
+                        )
+                        .with_label("only literals are allowed in matcher output"),
+                    );
                     return None;
                 }
                 self.call_service(c, origins)
@@ -109,7 +157,11 @@ impl Resolver<'_> {
         }
     }
 
-    fn lookup_service(&mut self, id: &ast::Ident, origins: &mut Vec<MatcherOrigin>) -> Option<ServiceSet> {
+    fn lookup_service(
+        &mut self,
+        id: &ast::Ident,
+        origins: &mut Vec<MatcherOrigin>,
+    ) -> Option<ServiceSet> {
         match self.ns.get(&id.node).copied() {
             None => {
                 let d = self.ns.unknown(id, &[DefKind::Service]);
@@ -117,7 +169,9 @@ impl Resolver<'_> {
                 None
             }
             Some(def) if def.kind != DefKind::Service => {
-                let d = self.ns.wrong_kind(id, &def, expected_kind(DefKind::Service));
+                let d = self
+                    .ns
+                    .wrong_kind(id, &def, expected_kind(DefKind::Service));
                 self.err(d);
                 None
             }

@@ -38,7 +38,9 @@ impl Schema {
     /// The embedded schema. It is data shipped with the binary and covered
     /// by tests, so a parse failure yields an empty schema, not a panic.
     pub fn builtin() -> Schema {
-        serde_json::from_str(crate::stdlib::SYSCTL_SCHEMA).unwrap_or(Schema { keys: BTreeMap::new() })
+        serde_json::from_str(crate::stdlib::SYSCTL_SCHEMA).unwrap_or(Schema {
+            keys: BTreeMap::new(),
+        })
     }
 
     /// The entry for a concrete key; `*` components match one interface name.
@@ -49,7 +51,8 @@ impl Schema {
         let parts: Vec<&str> = key.split('.').collect();
         self.keys.iter().find_map(|(pattern, spec)| {
             let pp: Vec<&str> = pattern.split('.').collect();
-            let ok = pp.len() == parts.len() && pp.iter().zip(&parts).all(|(p, k)| *p == "*" || p == k);
+            let ok =
+                pp.len() == parts.len() && pp.iter().zip(&parts).all(|(p, k)| *p == "*" || p == k);
             ok.then_some(spec)
         })
     }
@@ -67,12 +70,18 @@ impl KeySpec {
                 if *i == 0 || *i == 1 {
                     Ok(v.clone())
                 } else {
-                    Err(ValueError::Range(format!("`{i}` is not 0 or 1"), Some("use `on`/`off` or 1/0".into())))
+                    Err(ValueError::Range(
+                        format!("`{i}` is not 0 or 1"),
+                        Some("use `on`/`off` or 1/0".into()),
+                    ))
                 }
             }
             (ValueType::Int { min, max }, SysctlValue::Int(i)) => {
                 if i < min || i > max {
-                    Err(ValueError::Range(format!("`{i}` is outside {min}..={max}"), None))
+                    Err(ValueError::Range(
+                        format!("`{i}` is outside {min}..={max}"),
+                        None,
+                    ))
                 } else {
                     Ok(v.clone())
                 }
@@ -83,29 +92,45 @@ impl KeySpec {
                 } else {
                     let hint = crate::diag::did_you_mean(s, values.iter().map(|x| x.as_str()))
                         .or_else(|| Some(format!("allowed values: {}", values.join(", "))));
-                    Err(ValueError::Range(format!("`{s}` is not an allowed value"), hint))
+                    Err(ValueError::Range(
+                        format!("`{s}` is not an allowed value"),
+                        hint,
+                    ))
                 }
             }
             (ValueType::Ints { count, min, max }, SysctlValue::Str(s)) => {
-                let nums: Result<Vec<i64>, _> = s.split_whitespace().map(|w| w.parse::<i64>()).collect();
+                let nums: Result<Vec<i64>, _> =
+                    s.split_whitespace().map(|w| w.parse::<i64>()).collect();
                 match nums {
                     Ok(ns) if ns.len() == *count => {
                         if let Some(bad) = ns.iter().find(|n| *n < min || *n > max) {
-                            return Err(ValueError::Range(format!("`{bad}` is outside {min}..={max}"), None));
+                            return Err(ValueError::Range(
+                                format!("`{bad}` is outside {min}..={max}"),
+                                None,
+                            ));
                         }
-                        Ok(SysctlValue::Str(ns.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ")))
+                        Ok(SysctlValue::Str(
+                            ns.iter()
+                                .map(|n| n.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                        ))
                     }
-                    _ => Err(ValueError::Type(format!("expected {count} integers separated by spaces, as a string"))),
+                    _ => Err(ValueError::Type(format!(
+                        "expected {count} integers separated by spaces, as a string"
+                    ))),
                 }
             }
             (ValueType::Ints { count: 1, .. }, SysctlValue::Int(_)) => Ok(v.clone()),
-            (ValueType::Ints { count, .. }, SysctlValue::Int(_)) => {
-                Err(ValueError::Type(format!("expected {count} integers in a string, e.g. \"4096 131072 6291456\"")))
-            }
-            (ValueType::Int { .. } | ValueType::Bool, SysctlValue::Str(_)) => {
-                Err(ValueError::Type("expected an integer, found a string".into()))
-            }
-            (ValueType::Enum { .. }, SysctlValue::Int(_)) => Err(ValueError::Type("expected a string, found an integer".into())),
+            (ValueType::Ints { count, .. }, SysctlValue::Int(_)) => Err(ValueError::Type(format!(
+                "expected {count} integers in a string, e.g. \"4096 131072 6291456\""
+            ))),
+            (ValueType::Int { .. } | ValueType::Bool, SysctlValue::Str(_)) => Err(
+                ValueError::Type("expected an integer, found a string".into()),
+            ),
+            (ValueType::Enum { .. }, SysctlValue::Int(_)) => Err(ValueError::Type(
+                "expected a string, found an integer".into(),
+            )),
         }
     }
 }

@@ -13,7 +13,29 @@ use crate::span::Span;
 use std::collections::HashMap;
 
 /// Qdisc kinds `tc qdisc replace … root KIND` accepts without parameters.
-pub const QDISCS: &[&str] = &["pfifo_fast", "pfifo", "bfifo", "fq", "fq_codel", "fq_pie", "cake", "sfq", "htb", "noqueue", "mq", "prio", "tbf", "netem", "pie", "red", "codel", "hfsc", "drr", "qfq", "multiq"];
+pub const QDISCS: &[&str] = &[
+    "pfifo_fast",
+    "pfifo",
+    "bfifo",
+    "fq",
+    "fq_codel",
+    "fq_pie",
+    "cake",
+    "sfq",
+    "htb",
+    "noqueue",
+    "mq",
+    "prio",
+    "tbf",
+    "netem",
+    "pie",
+    "red",
+    "codel",
+    "hfsc",
+    "drr",
+    "qfq",
+    "multiq",
+];
 
 impl Resolver<'_> {
     pub fn resolve_tuning(&mut self) -> ir::Tuning {
@@ -23,18 +45,26 @@ impl Resolver<'_> {
         let mut qdisc_at: HashMap<String, (String, Span)> = HashMap::new();
         for fi in 0..self.loaded.files.len() {
             for ii in 0..self.loaded.files[fi].ast.items.len() {
-                let ast::Item::Tuning(block) = &self.loaded.files[fi].ast.items[ii] else { continue };
+                let ast::Item::Tuning(block) = &self.loaded.files[fi].ast.items[ii] else {
+                    continue;
+                };
                 for e in &block.entries {
                     match e {
                         TuningEntry::Sysctl { key, value, span } => {
-                            let Some(s) = self.sysctl(&schema, key, value, *span) else { continue };
+                            let Some(s) = self.sysctl(&schema, key, value, *span) else {
+                                continue;
+                            };
                             match set_at.get(&s.key) {
                                 Some((v, first)) if *v != s.value => {
                                     self.err(
-                                        Diagnostic::new(codes::SYSCTL_TWICE, key.span, format!("`{}` is set to two values", s.key))
-                                            .with_label(format!("set to `{}` here", s.value))
-                                            .with_related(*first, format!("set to `{v}` here"))
-                                            .with_help("keep one value"),
+                                        Diagnostic::new(
+                                            codes::SYSCTL_TWICE,
+                                            key.span,
+                                            format!("`{}` is set to two values", s.key),
+                                        )
+                                        .with_label(format!("set to `{}` here", s.value))
+                                        .with_related(*first, format!("set to `{v}` here"))
+                                        .with_help("keep one value"),
                                     );
                                 }
                                 Some(_) => {}
@@ -46,11 +76,26 @@ impl Resolver<'_> {
                         }
                         TuningEntry::Qdisc { dev, kind, span } => {
                             if let Err(why) = check_ifname(&dev.node) {
-                                self.err(Diagnostic::new(codes::INVALID_QDISC, dev.span, format!("`{}` is not an interface name", dev.node.escape_debug())).with_label(why));
+                                self.err(
+                                    Diagnostic::new(
+                                        codes::INVALID_QDISC,
+                                        dev.span,
+                                        format!(
+                                            "`{}` is not an interface name",
+                                            dev.node.escape_debug()
+                                        ),
+                                    )
+                                    .with_label(why),
+                                );
                                 continue;
                             }
                             if !QDISCS.contains(&kind.node.as_str()) {
-                                let mut d = Diagnostic::new(codes::INVALID_QDISC, kind.span, format!("unknown qdisc `{}`", kind.node)).with_label("not a qdisc tc knows");
+                                let mut d = Diagnostic::new(
+                                    codes::INVALID_QDISC,
+                                    kind.span,
+                                    format!("unknown qdisc `{}`", kind.node),
+                                )
+                                .with_label("not a qdisc tc knows");
                                 if let Some(h) = did_you_mean(&kind.node, QDISCS.iter().copied()) {
                                     d = d.with_help(h);
                                 }
@@ -60,15 +105,26 @@ impl Resolver<'_> {
                             match qdisc_at.get(&dev.node) {
                                 Some((k, first)) if *k != kind.node => {
                                     self.err(
-                                        Diagnostic::new(codes::SYSCTL_TWICE, *span, format!("interface `{}` is given two root qdiscs", dev.node))
-                                            .with_label(format!("`{}` here", kind.node))
-                                            .with_related(*first, format!("`{k}` here")),
+                                        Diagnostic::new(
+                                            codes::SYSCTL_TWICE,
+                                            *span,
+                                            format!(
+                                                "interface `{}` is given two root qdiscs",
+                                                dev.node
+                                            ),
+                                        )
+                                        .with_label(format!("`{}` here", kind.node))
+                                        .with_related(*first, format!("`{k}` here")),
                                     );
                                 }
                                 Some(_) => {}
                                 None => {
                                     qdisc_at.insert(dev.node.clone(), (kind.node.clone(), *span));
-                                    out.qdiscs.push(ir::Qdisc { dev: dev.node.clone(), kind: kind.node.clone(), span: *span });
+                                    out.qdiscs.push(ir::Qdisc {
+                                        dev: dev.node.clone(),
+                                        kind: kind.node.clone(),
+                                        span: *span,
+                                    });
                                 }
                             }
                         }
@@ -79,7 +135,13 @@ impl Resolver<'_> {
         out
     }
 
-    fn sysctl(&mut self, schema: &Schema, key: &crate::span::Spanned<ast::SysctlKey>, value: &crate::span::Spanned<AstValue>, span: Span) -> Option<ir::Sysctl> {
+    fn sysctl(
+        &mut self,
+        schema: &Schema,
+        key: &crate::span::Spanned<ast::SysctlKey>,
+        value: &crate::span::Spanned<AstValue>,
+        span: Span,
+    ) -> Option<ir::Sysctl> {
         let raw = match &value.node {
             AstValue::Int(i) => SysctlValue::Int(*i),
             AstValue::Str(s) => SysctlValue::Str(s.clone()),
@@ -88,17 +150,30 @@ impl Resolver<'_> {
         };
         if let SysctlValue::Str(s) = &raw {
             if s.chars().any(|c| c.is_control()) {
-                self.err(Diagnostic::new(codes::SYSCTL_TYPE, value.span, "a sysctl value cannot contain a newline or control character"));
+                self.err(Diagnostic::new(
+                    codes::SYSCTL_TYPE,
+                    value.span,
+                    "a sysctl value cannot contain a newline or control character",
+                ));
                 return None;
             }
         }
         let name = key.node.name.clone();
         if key.node.quoted {
-            let valid = !name.is_empty() && name.split('.').all(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-'));
+            let valid = !name.is_empty()
+                && name.split('.').all(|c| {
+                    !c.is_empty()
+                        && c.chars()
+                            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+                });
             if !valid {
                 self.err(
-                    Diagnostic::new(codes::UNKNOWN_SYSCTL, key.span, format!("`{}` is not a sysctl key", name.escape_debug()))
-                        .with_label("keys are dot-separated names of letters, digits, `_` and `-`"),
+                    Diagnostic::new(
+                        codes::UNKNOWN_SYSCTL,
+                        key.span,
+                        format!("`{}` is not a sysctl key", name.escape_debug()),
+                    )
+                    .with_label("keys are dot-separated names of letters, digits, `_` and `-`"),
                 );
                 return None;
             }
@@ -107,10 +182,21 @@ impl Resolver<'_> {
                     .with_label("quoted keys bypass the schema")
                     .with_note("polc cannot tell whether this key exists, nor whether it is per network namespace"),
             );
-            return Some(ir::Sysctl { key: name, value: raw, per_netns: false, checked: false, span });
+            return Some(ir::Sysctl {
+                key: name,
+                value: raw,
+                per_netns: false,
+                checked: false,
+                span,
+            });
         }
         let Some(spec) = schema.lookup(&name) else {
-            let mut d = Diagnostic::new(codes::UNKNOWN_SYSCTL, key.span, format!("unknown sysctl `{name}`")).with_label("not in the sysctl schema");
+            let mut d = Diagnostic::new(
+                codes::UNKNOWN_SYSCTL,
+                key.span,
+                format!("unknown sysctl `{name}`"),
+            )
+            .with_label("not in the sysctl schema");
             // Suggest concrete keys: a `*` component takes the user's own.
             let user: Vec<&str> = name.split('.').collect();
             let concrete: Vec<String> = schema
@@ -118,7 +204,12 @@ impl Resolver<'_> {
                 .map(|k| {
                     let parts: Vec<&str> = k.split('.').collect();
                     if parts.len() == user.len() {
-                        parts.iter().zip(&user).map(|(p, u)| if *p == "*" { *u } else { *p }).collect::<Vec<_>>().join(".")
+                        parts
+                            .iter()
+                            .zip(&user)
+                            .map(|(p, u)| if *p == "*" { *u } else { *p })
+                            .collect::<Vec<_>>()
+                            .join(".")
                     } else {
                         k.to_string()
                     }
@@ -132,13 +223,31 @@ impl Resolver<'_> {
             return None;
         };
         match spec.check(&raw) {
-            Ok(v) => Some(ir::Sysctl { key: name, value: v, per_netns: spec.netns, checked: true, span }),
+            Ok(v) => Some(ir::Sysctl {
+                key: name,
+                value: v,
+                per_netns: spec.netns,
+                checked: true,
+                span,
+            }),
             Err(ValueError::Type(why)) => {
-                self.err(Diagnostic::new(codes::SYSCTL_TYPE, value.span, format!("wrong type of value for `{name}`")).with_label(why));
+                self.err(
+                    Diagnostic::new(
+                        codes::SYSCTL_TYPE,
+                        value.span,
+                        format!("wrong type of value for `{name}`"),
+                    )
+                    .with_label(why),
+                );
                 None
             }
             Err(ValueError::Range(why, help)) => {
-                let mut d = Diagnostic::new(codes::SYSCTL_RANGE, value.span, format!("value not allowed for `{name}`")).with_label(why);
+                let mut d = Diagnostic::new(
+                    codes::SYSCTL_RANGE,
+                    value.span,
+                    format!("value not allowed for `{name}`"),
+                )
+                .with_label(why);
                 if let Some(h) = help {
                     d = d.with_help(h);
                 }

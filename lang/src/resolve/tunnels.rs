@@ -21,7 +21,9 @@ impl Resolver<'_> {
     pub fn resolve_tunnels(&mut self) {
         for fi in 0..self.loaded.files.len() {
             for ii in 0..self.loaded.files[fi].ast.items.len() {
-                let ast::Item::Tunnel(t) = &self.loaded.files[fi].ast.items[ii] else { continue };
+                let ast::Item::Tunnel(t) = &self.loaded.files[fi].ast.items[ii] else {
+                    continue;
+                };
                 match self.ns.get(&t.name.node) {
                     Some(def) if def.file == fi && def.item == ii => {}
                     _ => continue,
@@ -59,9 +61,15 @@ impl Resolver<'_> {
                 TunnelField::Key(k) => {
                     if *k == 0 || *k > u64::from(u32::MAX) {
                         self.err(
-                            Diagnostic::new(codes::KEY_OUT_OF_RANGE, f.span, format!("tunnel key `{k}` is out of range"))
-                                .with_label("a key is 1–4294967295")
-                                .with_note("the key is the xfrm mark the IKE daemon must use for this tunnel"),
+                            Diagnostic::new(
+                                codes::KEY_OUT_OF_RANGE,
+                                f.span,
+                                format!("tunnel key `{k}` is out of range"),
+                            )
+                            .with_label("a key is 1–4294967295")
+                            .with_note(
+                                "the key is the xfrm mark the IKE daemon must use for this tunnel",
+                            ),
                         );
                         ok = false;
                     } else {
@@ -82,14 +90,20 @@ impl Resolver<'_> {
                 },
                 TunnelField::Routes(e) => {
                     let mut origins = Vec::new();
-                    routes = self.eval_addr(e, 0, &mut origins, Scope::Program).map(|r| (r, e.span()));
+                    routes = self
+                        .eval_addr(e, 0, &mut origins, Scope::Program)
+                        .map(|r| (r, e.span()));
                     ok &= routes.is_some();
                 }
                 TunnelField::Mtu(m) => {
                     if *m < MIN_MTU || *m > 65535 {
                         self.err(
-                            Diagnostic::new(codes::MTU_OUT_OF_RANGE, f.span, format!("mtu `{m}` is out of range"))
-                                .with_label(format!("a vti6 interface needs {MIN_MTU}–65535")),
+                            Diagnostic::new(
+                                codes::MTU_OUT_OF_RANGE,
+                                f.span,
+                                format!("mtu `{m}` is out of range"),
+                            )
+                            .with_label(format!("a vti6 interface needs {MIN_MTU}–65535")),
                         );
                         ok = false;
                     } else {
@@ -99,12 +113,22 @@ impl Resolver<'_> {
                 TunnelField::Dev(d) => dev = Some((d.clone(), f.span)),
             }
         }
-        for (field, present) in [("local", local.is_some() || seen.contains_key("local")), ("remote", remote.is_some() || seen.contains_key("remote")), ("key", seen.contains_key("key")), ("address", seen.contains_key("address")), ("routes", seen.contains_key("routes"))] {
+        for (field, present) in [
+            ("local", local.is_some() || seen.contains_key("local")),
+            ("remote", remote.is_some() || seen.contains_key("remote")),
+            ("key", seen.contains_key("key")),
+            ("address", seen.contains_key("address")),
+            ("routes", seen.contains_key("routes")),
+        ] {
             if !present {
                 self.err(
-                    Diagnostic::new(codes::MISSING_FIELD, t.name.span, format!("tunnel `{}` has no `{field}`", t.name.node))
-                        .with_label(format!("`{field}` is required"))
-                        .with_help("a tunnel needs `local`, `remote`, `key`, `address` and `routes`"),
+                    Diagnostic::new(
+                        codes::MISSING_FIELD,
+                        t.name.span,
+                        format!("tunnel `{}` has no `{field}`", t.name.node),
+                    )
+                    .with_label(format!("`{field}` is required"))
+                    .with_help("a tunnel needs `local`, `remote`, `key`, `address` and `routes`"),
                 );
                 ok = false;
             }
@@ -114,8 +138,17 @@ impl Resolver<'_> {
             None => (format!("vti6-{}", t.name.node), t.name.span),
         };
         if let Err(why) = check_ifname(&dev) {
-            let code = if dev.len() > MAX_IFNAME { codes::IFNAME_TOO_LONG } else { codes::INVALID_IFNAME };
-            let mut d = Diagnostic::new(code, dev_span, format!("interface name `{}` is not usable", dev.escape_debug())).with_label(why);
+            let code = if dev.len() > MAX_IFNAME {
+                codes::IFNAME_TOO_LONG
+            } else {
+                codes::INVALID_IFNAME
+            };
+            let mut d = Diagnostic::new(
+                code,
+                dev_span,
+                format!("interface name `{}` is not usable", dev.escape_debug()),
+            )
+            .with_label(why);
             if dev_span == t.name.span {
                 d = d.with_help("give the interface a shorter name with `dev \"name\"`");
             }
@@ -151,8 +184,12 @@ impl Resolver<'_> {
             _ => "a prefix or range, not one address",
         };
         self.err(
-            Diagnostic::new(codes::ENDPOINT_NOT_V6, f.span, format!("tunnel `{which}` must be an IPv6 unicast address"))
-                .with_label(why),
+            Diagnostic::new(
+                codes::ENDPOINT_NOT_V6,
+                f.span,
+                format!("tunnel `{which}` must be an IPv6 unicast address"),
+            )
+            .with_label(why),
         );
         None
     }
@@ -171,17 +208,33 @@ impl Resolver<'_> {
                 }
                 if a.dev == b.dev {
                     self.err(
-                        Diagnostic::new(codes::TUNNEL_DEV_CLASH, a.span, format!("tunnels `{}` and `{}` share the interface name `{}`", b.name, a.name, a.dev))
-                            .with_related(b.span, "the other tunnel"),
+                        Diagnostic::new(
+                            codes::TUNNEL_DEV_CLASH,
+                            a.span,
+                            format!(
+                                "tunnels `{}` and `{}` share the interface name `{}`",
+                                b.name, a.name, a.dev
+                            ),
+                        )
+                        .with_related(b.span, "the other tunnel"),
                     );
                 }
                 let both = a.routes.intersect(&b.routes);
                 if !both.is_empty() {
-                    let example = both.v4.first().map(|v| std::net::Ipv4Addr::from(v).to_string()).or_else(|| both.v6.first().map(|v| Ipv6Addr::from(v).to_string())).unwrap_or_default();
+                    let example = both
+                        .v4
+                        .first()
+                        .map(|v| std::net::Ipv4Addr::from(v).to_string())
+                        .or_else(|| both.v6.first().map(|v| Ipv6Addr::from(v).to_string()))
+                        .unwrap_or_default();
                     self.err(
-                        Diagnostic::new(codes::TUNNEL_ROUTE_CLASH, a.routes_span, format!("routes of tunnels `{}` and `{}` overlap", b.name, a.name))
-                            .with_label(format!("`{example}` is routed into both"))
-                            .with_related(b.routes_span, format!("routes of `{}`", b.name)),
+                        Diagnostic::new(
+                            codes::TUNNEL_ROUTE_CLASH,
+                            a.routes_span,
+                            format!("routes of tunnels `{}` and `{}` overlap", b.name, a.name),
+                        )
+                        .with_label(format!("`{example}` is routed into both"))
+                        .with_related(b.routes_span, format!("routes of `{}`", b.name)),
                     );
                 }
             }
@@ -221,12 +274,18 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
         return Err("the name is empty".into());
     }
     if name.len() > MAX_IFNAME {
-        return Err(format!("{} bytes; Linux allows at most {MAX_IFNAME}", name.len()));
+        return Err(format!(
+            "{} bytes; Linux allows at most {MAX_IFNAME}",
+            name.len()
+        ));
     }
     if name == "." || name == ".." {
         return Err("`.` and `..` are not interface names".into());
     }
-    if let Some(c) = name.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control()) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
+    {
         return Err(format!("contains {:?}, which Linux does not allow", c));
     }
     Ok(())

@@ -37,31 +37,49 @@ impl AddrSet {
 
     /// `any`: every address of both families.
     pub fn any() -> Self {
-        AddrSet { v4: IntervalSet::full(), v6: IntervalSet::full() }
+        AddrSet {
+            v4: IntervalSet::full(),
+            v6: IntervalSet::full(),
+        }
     }
 
     pub fn v4_range(lo: Ipv4Addr, hi: Ipv4Addr) -> Self {
-        AddrSet { v4: IntervalSet::range(u32::from(lo), u32::from(hi)), v6: IntervalSet::empty() }
+        AddrSet {
+            v4: IntervalSet::range(u32::from(lo), u32::from(hi)),
+            v6: IntervalSet::empty(),
+        }
     }
 
     pub fn v6_range(lo: Ipv6Addr, hi: Ipv6Addr) -> Self {
-        AddrSet { v4: IntervalSet::empty(), v6: IntervalSet::range(u128::from(lo), u128::from(hi)) }
+        AddrSet {
+            v4: IntervalSet::empty(),
+            v6: IntervalSet::range(u128::from(lo), u128::from(hi)),
+        }
     }
 
     /// A prefix. `len` must be ≤ 32; host bits are ignored (masked).
     pub fn v4_prefix(addr: Ipv4Addr, len: u8) -> Self {
         let (lo, hi) = prefix_bounds_v4(u32::from(addr), len);
-        AddrSet { v4: IntervalSet::range(lo, hi), v6: IntervalSet::empty() }
+        AddrSet {
+            v4: IntervalSet::range(lo, hi),
+            v6: IntervalSet::empty(),
+        }
     }
 
     /// A prefix. `len` must be ≤ 128; host bits are ignored (masked).
     pub fn v6_prefix(addr: Ipv6Addr, len: u8) -> Self {
         let (lo, hi) = prefix_bounds_v6(u128::from(addr), len);
-        AddrSet { v4: IntervalSet::empty(), v6: IntervalSet::range(lo, hi) }
+        AddrSet {
+            v4: IntervalSet::empty(),
+            v6: IntervalSet::range(lo, hi),
+        }
     }
 
     pub fn union(&self, o: &Self) -> Self {
-        AddrSet { v4: self.v4.union(&o.v4), v6: self.v6.union(&o.v6) }
+        AddrSet {
+            v4: self.v4.union(&o.v4),
+            v6: self.v6.union(&o.v6),
+        }
     }
 
     /// The union of many sets in one normalisation (n log n, where folding
@@ -73,20 +91,32 @@ impl AddrSet {
             v4.extend_from_slice(s.v4.ranges());
             v6.extend_from_slice(s.v6.ranges());
         }
-        AddrSet { v4: IntervalSet::from_ranges(v4), v6: IntervalSet::from_ranges(v6) }
+        AddrSet {
+            v4: IntervalSet::from_ranges(v4),
+            v6: IntervalSet::from_ranges(v6),
+        }
     }
 
     pub fn intersect(&self, o: &Self) -> Self {
-        AddrSet { v4: self.v4.intersect(&o.v4), v6: self.v6.intersect(&o.v6) }
+        AddrSet {
+            v4: self.v4.intersect(&o.v4),
+            v6: self.v6.intersect(&o.v6),
+        }
     }
 
     /// Complement within each family (LANGUAGE.md §3).
     pub fn complement(&self) -> Self {
-        AddrSet { v4: self.v4.complement(), v6: self.v6.complement() }
+        AddrSet {
+            v4: self.v4.complement(),
+            v6: self.v6.complement(),
+        }
     }
 
     pub fn difference(&self, o: &Self) -> Self {
-        AddrSet { v4: self.v4.difference(&o.v4), v6: self.v6.difference(&o.v6) }
+        AddrSet {
+            v4: self.v4.difference(&o.v4),
+            v6: self.v6.difference(&o.v6),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -113,7 +143,10 @@ impl AddrSet {
     }
 
     pub fn families(&self) -> Vec<Family> {
-        [Family::Ipv4, Family::Ipv6].into_iter().filter(|f| self.has_family(*f)).collect()
+        [Family::Ipv4, Family::Ipv6]
+            .into_iter()
+            .filter(|f| self.has_family(*f))
+            .collect()
     }
 }
 
@@ -125,7 +158,11 @@ pub fn prefix_bounds_v4(addr: u32, len: u8) -> (u32, u32) {
 
 pub fn prefix_bounds_v6(addr: u128, len: u8) -> (u128, u128) {
     let len = len.min(128);
-    let mask: u128 = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    let mask: u128 = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    };
     (addr & mask, addr | !mask)
 }
 
@@ -146,9 +183,17 @@ pub fn range_to_prefixes(mut lo: u128, hi: u128, bits: u32) -> Vec<(u128, u8)> {
             break;
         }
         // Largest block aligned at lo that does not pass hi.
-        let mut size_log = if lo == 0 { bits } else { lo.trailing_zeros().min(bits) };
+        let mut size_log = if lo == 0 {
+            bits
+        } else {
+            lo.trailing_zeros().min(bits)
+        };
         loop {
-            let span_minus_1: u128 = if size_log >= 128 { u128::MAX } else { (1u128 << size_log) - 1 };
+            let span_minus_1: u128 = if size_log >= 128 {
+                u128::MAX
+            } else {
+                (1u128 << size_log) - 1
+            };
             match lo.checked_add(span_minus_1) {
                 Some(end) if end <= hi => break,
                 _ => size_log -= 1,
@@ -156,7 +201,11 @@ pub fn range_to_prefixes(mut lo: u128, hi: u128, bits: u32) -> Vec<(u128, u8)> {
         }
         // size_log ≤ bits ≤ 128, so the length fits in a u8.
         out.push((lo, u8::try_from(bits - size_log).unwrap_or(0)));
-        let span_minus_1: u128 = if size_log >= 128 { u128::MAX } else { (1u128 << size_log) - 1 };
+        let span_minus_1: u128 = if size_log >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << size_log) - 1
+        };
         match lo.checked_add(span_minus_1).and_then(|e| e.checked_add(1)) {
             Some(next) => lo = next,
             None => break,
@@ -176,5 +225,9 @@ pub fn v4_prefixes(set: &IntervalSet<u32>) -> Vec<(Ipv4Addr, u8)> {
 
 /// CIDR prefixes of the IPv6 part.
 pub fn v6_prefixes(set: &IntervalSet<u128>) -> Vec<(Ipv6Addr, u8)> {
-    set.ranges().iter().flat_map(|&(a, b)| range_to_prefixes(a, b, 128)).map(|(a, l)| (Ipv6Addr::from(a), l)).collect()
+    set.ranges()
+        .iter()
+        .flat_map(|&(a, b)| range_to_prefixes(a, b, 128))
+        .map(|(a, l)| (Ipv6Addr::from(a), l))
+        .collect()
 }

@@ -52,7 +52,9 @@ impl<T: Bound> IntervalSet<T> {
     }
 
     pub fn full() -> Self {
-        IntervalSet { ranges: vec![(T::MIN, T::MAX)] }
+        IntervalSet {
+            ranges: vec![(T::MIN, T::MAX)],
+        }
     }
 
     /// `[lo, hi]`; empty when `lo > hi`.
@@ -60,7 +62,9 @@ impl<T: Bound> IntervalSet<T> {
         if lo > hi {
             Self::empty()
         } else {
-            IntervalSet { ranges: vec![(lo, hi)] }
+            IntervalSet {
+                ranges: vec![(lo, hi)],
+            }
         }
     }
 
@@ -103,13 +107,13 @@ impl<T: Bound> IntervalSet<T> {
     pub fn contains(&self, v: T) -> bool {
         self.ranges
             .binary_search_by(|&(a, b)| {
-            if v < a {
-                std::cmp::Ordering::Greater
-            } else if v > b {
-                std::cmp::Ordering::Less
-            } else {
-                std::cmp::Ordering::Equal
-            }
+                if v < a {
+                    std::cmp::Ordering::Greater
+                } else if v > b {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Equal
+                }
             })
             .is_ok()
     }

@@ -19,7 +19,10 @@ pub const PROTO_SCTP: u8 = 132;
 
 /// Protocols whose packets carry ports that rules can match.
 pub fn has_ports(proto: u8) -> bool {
-    matches!(proto, PROTO_TCP | PROTO_UDP | PROTO_SCTP | 33 /* dccp */ | 136 /* udplite */)
+    matches!(
+        proto,
+        PROTO_TCP | PROTO_UDP | PROTO_SCTP | 33 /* dccp */ | 136 /* udplite */
+    )
 }
 
 /// The families a protocol exists in: ICMP only in IPv4, ICMPv6 only in IPv6.
@@ -55,11 +58,17 @@ pub const PROTO_NAMES: &[(&str, u8)] = &[
 ];
 
 pub fn proto_by_name(name: &str) -> Option<u8> {
-    PROTO_NAMES.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+    PROTO_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, p)| *p)
 }
 
 pub fn proto_name(proto: u8) -> Option<&'static str> {
-    PROTO_NAMES.iter().find(|(_, p)| *p == proto).map(|(n, _)| *n)
+    PROTO_NAMES
+        .iter()
+        .find(|(_, p)| *p == proto)
+        .map(|(n, _)| *n)
 }
 
 /// An exact set of (protocol, destination port) pairs.
@@ -109,7 +118,11 @@ impl ServiceSet {
                 per.entry(*p).or_default().extend_from_slice(ports.ranges());
             }
         }
-        let protos = per.into_iter().map(|(p, r)| (p, IntervalSet::from_ranges(r))).filter(|(_, r)| !r.is_empty()).collect();
+        let protos = per
+            .into_iter()
+            .map(|(p, r)| (p, IntervalSet::from_ranges(r)))
+            .filter(|(_, r)| !r.is_empty())
+            .collect();
         ServiceSet { protos }
     }
 
@@ -131,7 +144,9 @@ impl ServiceSet {
     }
 
     pub fn is_subset(&self, o: &Self) -> bool {
-        self.protos.iter().all(|(p, ports)| o.protos.get(p).is_some_and(|op| ports.is_subset(op)))
+        self.protos
+            .iter()
+            .all(|(p, ports)| o.protos.get(p).is_some_and(|op| ports.is_subset(op)))
     }
 
     /// The families any of its protocols can occur in.
