@@ -37,6 +37,12 @@ fn check_fixture_with(path: &Path, extra: &[&str]) {
     let expected = expected_codes(&text);
     assert!(!expected.is_empty(), "{name}: no `# expect: CODE` header");
 
+    // A fixture may ask for flags of its own: `# args: --box-budget 0`.
+    let own = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# args:"))
+        .flat_map(str::split_whitespace);
+    let extra: Vec<&str> = extra.iter().copied().chain(own).collect();
     let json_args: Vec<&str> = ["check", "--format", "json"]
         .into_iter()
         .chain(extra.iter().copied())
@@ -96,10 +102,8 @@ fn matcher_fixtures() {
 
 #[test]
 fn solver_limit_fixtures() {
-    insta::glob!("fixtures/solver/*.pol", |path| check_fixture_with(
-        path,
-        &["--solver-rlimit", "1"]
-    ));
+    // Each fixture's `# args:` sets the solver's limits.
+    insta::glob!("fixtures/solver/*.pol", check_fixture);
 }
 
 #[test]

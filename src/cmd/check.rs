@@ -39,6 +39,9 @@ pub struct SolverFlags {
     /// Per-query Z3 resource limit (deterministic across machines, unlike the time limit)
     #[arg(long)]
     pub solver_rlimit: Option<u32>,
+    /// Most boxes an exact interval computation may hold before Z3 takes over (0: always Z3)
+    #[arg(long, hide = true)]
+    pub box_budget: Option<usize>,
 }
 
 impl SolverFlags {
@@ -46,6 +49,7 @@ impl SolverFlags {
         pol_verifier::Options {
             timeout_ms: self.solver_timeout_ms,
             rlimit: self.solver_rlimit,
+            box_budget: self.box_budget,
             ..pol_verifier::Options::default()
         }
     }

@@ -72,7 +72,10 @@ impl<'a> PolicyCtx<'a> {
 
     /// Rules overlapping `s`, ascending.
     pub fn overlapping(&self, s: &Summary) -> Vec<usize> {
-        self.index.borrow_mut().overlapping(s, &self.summaries)
+        let (out, cand) = self.index.borrow_mut().overlapping(s, &self.summaries);
+        self.smt.count("index: candidates", cand);
+        self.smt.count("index: overlapping", out.len() as u64);
+        out
     }
 
     pub fn verdict(&self, i: usize) -> Verdict {

@@ -168,7 +168,11 @@ impl PBox {
             intersect(self.dim(k), o.dim(k), &mut r);
             off[k + 1] = u32::try_from(r.len()).unwrap_or(u32::MAX);
         }
-        Some(PBox { v6: self.v6, off, r })
+        Some(PBox {
+            v6: self.v6,
+            off,
+            r,
+        })
     }
 
     /// `self \ o` as disjoint pieces appended to `out`.
@@ -200,7 +204,11 @@ impl PBox {
                     }
                     off[j + 1] = u32::try_from(r.len()).unwrap_or(u32::MAX);
                 }
-                out.push(PBox { v6: self.v6, off, r });
+                out.push(PBox {
+                    v6: self.v6,
+                    off,
+                    r,
+                });
             }
             intersect(self.dim(k), o.dim(k), &mut inter);
             inter_off[k + 1] = inter.len();
@@ -265,8 +273,8 @@ pub struct Budget {
 impl Budget {
     pub fn new() -> Budget {
         Budget {
-            max_boxes: 512,
-            steps: 200_000,
+            max_boxes: 4096,
+            steps: 2_000_000,
         }
     }
 }
@@ -293,7 +301,12 @@ impl Region {
         let nosock = u128::from(cgroups.elsewhere()) + 1;
         let socket_dims: Vec<[Vec<R>; 4]> = match &s.sockets {
             crate::index::Sockets::Any => {
-                vec![[vec![(0, nosock)], vec![u32_full()], vec![u32_full()], vec![u32_full()]]]
+                vec![[
+                    vec![(0, nosock)],
+                    vec![u32_full()],
+                    vec![u32_full()],
+                    vec![u32_full()],
+                ]]
             }
             crate::index::Sockets::Sel(d) => (0..4)
                 .filter(|&k| !d[k].is_empty())
@@ -410,5 +423,87 @@ impl Region {
             self.boxes = next;
         }
         Some(())
+    }
+}
+
+fn contains(d: &[R], v: u128) -> bool {
+    let k = d.partition_point(|r| r.1 < v);
+    k < d.len() && d[k].0 <= v
+}
+
+/// The first value of `dom` outside every range list of `avoid`, if any.
+fn first_outside<'a>(dom: &[R], avoid: impl Iterator<Item = &'a [R]> + Clone) -> Option<u128> {
+    let mut cur: Vec<R> = dom.to_vec();
+    for a in avoid {
+        let mut next = Vec::new();
+        difference(&cur, a, &mut next);
+        cur = next;
+        if cur.is_empty() {
+            return None;
+        }
+    }
+    cur.first().map(|r| r.0)
+}
+
+/// A point of box `a` in none of the boxes `avoid`, by coordinate descent
+/// (a heuristic: `None` proves nothing). The point is exact when found.
+pub fn probe(a: &PBox, avoid: &[&PBox], rounds: usize) -> Option<PBox> {
+    let avoid: Vec<&PBox> = avoid.iter().copied().filter(|b| b.overlaps(a)).collect();
+    let mut p = [0u128; NDIM];
+    for (k, pk) in p.iter_mut().enumerate() {
+        *pk = first_outside(a.dim(k), avoid.iter().map(|b| b.dim(k)))
+            .or_else(|| a.dim(k).first().map(|r| r.0))?;
+    }
+    let holds = |b: &PBox, p: &[u128; NDIM]| (0..NDIM).all(|k| contains(b.dim(k), p[k]));
+    for round in 0..rounds {
+        let active: Vec<&PBox> = avoid.iter().copied().filter(|b| holds(b, &p)).collect();
+        if active.is_empty() {
+            let dims: Vec<[R; 1]> = p.iter().map(|&v| [(v, v)]).collect();
+            let d = |k: usize| &dims[k][..];
+            return Some(PBox::new(
+                a.v6,
+                [d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)],
+            ));
+        }
+        // Move along one dimension out of every active box, preferring a
+        // value outside every box of `avoid`.
+        let k = round % NDIM;
+        let mut cand = a.dim(k).to_vec();
+        for b in &active {
+            let mut next = Vec::new();
+            difference(&cand, b.dim(k), &mut next);
+            cand = next;
+        }
+        if let Some(v) = first_outside(&cand, avoid.iter().map(|b| b.dim(k)))
+            .or_else(|| cand.first().map(|r| r.0))
+        {
+            p[k] = v;
+        }
+    }
+    None
+}
+
+impl Region {
+    /// A packet of `self` in no region of `avoid` (heuristic search; `None`
+    /// proves nothing, a packet is exact).
+    pub fn probe(&self, avoid: &[&Region], cgroups: &CgroupIndex) -> Option<Packet> {
+        let boxes: Vec<&PBox> = avoid.iter().flat_map(|r| r.boxes.iter()).collect();
+        self.boxes
+            .iter()
+            .find_map(|a| probe(a, &boxes, 4 * NDIM))
+            .and_then(|b| b.packet(cgroups))
+    }
+
+    /// `self ∩ o` (pairwise box intersections).
+    pub fn intersect(&self, o: &Region) -> Region {
+        let mut boxes = Vec::new();
+        for a in &self.boxes {
+            for b in &o.boxes {
+                if let Some(x) = a.intersect(b) {
+                    boxes.push(x);
+                }
+            }
+        }
+        Region { boxes }
     }
 }

@@ -26,8 +26,8 @@
 
 use crate::model::CgroupIndex;
 use pol_lang::ir::{Match, Program, Selector};
-use pol_lang::sets::service::{has_ports, proto_families};
 use pol_lang::sets::interval::Bound;
+use pol_lang::sets::service::{has_ports, proto_families};
 use pol_lang::sets::{Family, IntervalSet};
 use std::collections::{BTreeMap, HashMap};
 
@@ -127,8 +127,7 @@ impl Sockets {
         match (self, o) {
             (Sockets::Any, x) | (x, Sockets::Any) => !x.is_empty(),
             (Sockets::Sel(a), Sockets::Sel(b)) => (0..4).any(|i| {
-                !a[i].is_empty()
-                    && (0..4).any(|j| !b[j].is_empty() && (i != j || ov(&a[i], &b[j])))
+                !a[i].is_empty() && (0..4).any(|j| !b[j].is_empty() && (i != j || ov(&a[i], &b[j])))
             }),
         }
     }
@@ -182,10 +181,9 @@ fn svc_subset(
 ) -> bool {
     match (a, b) {
         (_, None) => true,
-        (Some(x), Some(y)) => x.iter().all(|(p, px)| {
-            y.get(p)
-                .is_some_and(|py| !has_ports(*p) || sub(px, py))
-        }),
+        (Some(x), Some(y)) => x
+            .iter()
+            .all(|(p, px)| y.get(p).is_some_and(|py| !has_ports(*p) || sub(px, py))),
         (None, Some(y)) => (0u8..=255)
             .filter(|p| proto_families(*p).contains(&f))
             .all(|p| y.get(&p).is_some_and(|py| !has_ports(p) || py.is_full())),
@@ -331,15 +329,22 @@ impl Summary {
     }
 }
 
-/// Service key of the index: `(protocol, port / 256)` cell, or `WIDE`
-/// for rules with any protocol or wide port ranges.
-type SvcKey = (u8, u16);
-const WIDE: SvcKey = (0, u16::MAX);
+/// Service key of the index: an exact `(protocol, port)` (port 0 for
+/// protocols without ports), a `(protocol, port / 256)` cell for port
+/// ranges, or `WIDE` (any protocol, or very wide port ranges). Encoded as
+/// `proto << 17 | cell_flag << 16 | port_or_cell`, so the exact keys of a
+/// cell are one key range.
+type SvcKey = u32;
+const WIDE: SvcKey = u32::MAX;
 
-/// Rules of one service key, by destination: per family, each rule at the
-/// smallest aligned prefix block containing its destinations (the "hull"),
-/// so two rules' destinations can only meet when one hull lies inside the
-/// other.
+fn exact_key(p: u8, port: u16) -> SvcKey {
+    u32::from(p) << 17 | u32::from(port)
+}
+
+fn cell_key(p: u8, cell: u16) -> SvcKey {
+    u32::from(p) << 17 | 1 << 16 | u32::from(cell)
+}
+
 #[derive(Default)]
 struct DstTrie {
     /// Per family: (prefix length, block start) → rules.
@@ -363,14 +368,63 @@ fn hull(fi: usize, to: &IntervalSet<u128>) -> Option<(u8, u128, u128)> {
     let lo = to.ranges().first()?.0;
     let hi = to.ranges().last()?.1;
     let d = 128 - (lo ^ hi).leading_zeros();
-    let mask = if d >= 128 { u128::MAX } else { (1u128 << d) - 1 };
+    let mask = if d >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << d) - 1
+    };
     let len = fam_bits(fi).saturating_sub(d);
     Some((u8::try_from(len).unwrap_or(0), lo & !mask, lo | mask))
 }
 
+/// The destination blocks of a set: its ranges as CIDR blocks, or, when
+/// that takes more than `MAX_BLOCKS`, the hull.
+fn blocks(fi: usize, to: &IntervalSet<u128>) -> Vec<(u8, u128, u128)> {
+    const MAX_BLOCKS: usize = 64;
+    let bits = fam_bits(fi);
+    let mut out = Vec::new();
+    for &(lo, hi) in to.ranges() {
+        let mut lo = lo;
+        loop {
+            // Largest aligned block at `lo` inside [lo, hi].
+            let mut d = lo.trailing_zeros().min(bits);
+            while d > 0 {
+                let mask = if d >= 128 {
+                    u128::MAX
+                } else {
+                    (1u128 << d) - 1
+                };
+                if mask <= hi - lo {
+                    break;
+                }
+                d -= 1;
+            }
+            let mask = if d >= 128 {
+                u128::MAX
+            } else {
+                (1u128 << d) - 1
+            };
+            let end = lo | mask;
+            out.push((u8::try_from(bits - d).unwrap_or(0), lo, end));
+            if out.len() > MAX_BLOCKS {
+                return hull(fi, to).into_iter().collect();
+            }
+            if end >= hi {
+                break;
+            }
+            lo = end + 1;
+        }
+    }
+    out
+}
+
 fn block_start(fi: usize, len: u8, x: u128) -> u128 {
     let d = fam_bits(fi).saturating_sub(u32::from(len));
-    let mask = if d >= 128 { u128::MAX } else { (1u128 << d) - 1 };
+    let mask = if d >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << d) - 1
+    };
     x & !mask
 }
 
@@ -414,13 +468,29 @@ impl DstTrie {
 
 /// The overlap index: rules by service key, then by destination hull.
 pub struct OverlapIndex {
-    by_svc: HashMap<SvcKey, DstTrie>,
+    by_svc: BTreeMap<SvcKey, DstTrie>,
+    /// Per rule: the hull of its cgroup numbers when it selects sockets
+    /// by cgroup only (a quick disjointness filter: subtrees nest).
+    cg_hull: Vec<Option<(u32, u32)>>,
     /// Scratch: last query id that saw each rule.
     seen: Vec<u32>,
     stamp: u32,
 }
 
 const MAX_SVC_CELLS: u16 = 16;
+
+fn cg_hull(s: &Summary) -> Option<(u32, u32)> {
+    match &s.sockets {
+        Sockets::Sel(d) if d[1..].iter().all(|x| x.is_empty()) => {
+            let r = d[0].ranges();
+            Some((r.first()?.0, r.last()?.1))
+        }
+        _ => None,
+    }
+}
+
+/// Longest port range indexed port by port.
+const MAX_EXACT_PORTS: u16 = 4;
 
 fn svc_keys(s: &Summary) -> Vec<SvcKey> {
     let mut out = Vec::new();
@@ -430,17 +500,19 @@ fn svc_keys(s: &Summary) -> Vec<SvcKey> {
         };
         for (p, ports) in svc {
             if !has_ports(*p) {
-                out.push((*p, 0));
+                out.push(exact_key(*p, 0));
                 continue;
             }
             for &(lo, hi) in ports.ranges() {
+                if hi - lo < MAX_EXACT_PORTS {
+                    out.extend((lo..=hi).map(|x| exact_key(*p, x)));
+                    continue;
+                }
                 let (a, b) = (lo >> 8, hi >> 8);
                 if b - a >= MAX_SVC_CELLS {
                     return vec![WIDE];
                 }
-                for c in a..=b {
-                    out.push((*p, c));
-                }
+                out.extend((a..=b).map(|c| cell_key(*p, c)));
             }
         }
     }
@@ -451,7 +523,7 @@ fn svc_keys(s: &Summary) -> Vec<SvcKey> {
 
 impl OverlapIndex {
     pub fn new(rules: &[Summary]) -> OverlapIndex {
-        let mut by_svc: HashMap<SvcKey, DstTrie> = HashMap::new();
+        let mut by_svc: BTreeMap<SvcKey, DstTrie> = BTreeMap::new();
         for (i, s) in rules.iter().enumerate() {
             let i = crate::model::to_u32(i);
             if s.is_empty() {
@@ -460,8 +532,8 @@ impl OverlapIndex {
             for k in svc_keys(s) {
                 let t = by_svc.entry(k).or_default();
                 for (fi, part) in s.fams.iter().enumerate() {
-                    if let Some(h) = part.as_ref().and_then(|p| hull(fi, &p.to)) {
-                        t.insert(fi, h, i);
+                    for b in part.as_ref().map(|p| blocks(fi, &p.to)).unwrap_or_default() {
+                        t.insert(fi, b, i);
                     }
                 }
             }
@@ -469,6 +541,7 @@ impl OverlapIndex {
         by_svc.values_mut().for_each(DstTrie::finish);
         OverlapIndex {
             by_svc,
+            cg_hull: rules.iter().map(cg_hull).collect(),
             seen: vec![0; rules.len()],
             stamp: 0,
         }
@@ -476,10 +549,12 @@ impl OverlapIndex {
 
     /// Rules that overlap `s` (exactly), in ascending order. `rules` must be
     /// the slice the index was built from; `s` may be any summary.
-    pub fn overlapping(&mut self, s: &Summary, rules: &[Summary]) -> Vec<usize> {
+    /// Also returns the number of candidates tested.
+    pub fn overlapping(&mut self, s: &Summary, rules: &[Summary]) -> (Vec<usize>, u64) {
         if s.is_empty() {
-            return Vec::new();
+            return (Vec::new(), 0);
         }
+        let mut cand = 0u64;
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             self.seen.iter_mut().for_each(|x| *x = 0);
@@ -489,23 +564,45 @@ impl OverlapIndex {
         let tries: Vec<&DstTrie> = if keys == [WIDE] {
             self.by_svc.values().collect()
         } else {
-            keys.iter()
-                .chain(std::iter::once(&WIDE))
-                .filter_map(|k| self.by_svc.get(k))
-                .collect()
+            // Exact keys meet their cell's key; cell keys meet the exact
+            // keys inside the cell. Duplicates are harmless (`seen`).
+            let mut ks: Vec<SvcKey> = vec![WIDE];
+            for &k in &keys {
+                ks.push(k);
+                let (p, port) = (k >> 17, k & 0xffff);
+                if k & 1 << 16 == 0 {
+                    ks.push(p << 17 | 1 << 16 | port >> 8);
+                } else {
+                    let lo = p << 17 | port << 8;
+                    ks.extend(self.by_svc.range(lo..=lo | 0xff).map(|(k, _)| *k));
+                }
+            }
+            ks.sort_unstable();
+            ks.dedup();
+            ks.iter().filter_map(|k| self.by_svc.get(k)).collect()
         };
         let (seen, stamp) = (&mut self.seen, self.stamp);
+        let (hulls, mine) = (&self.cg_hull, cg_hull(s));
         let mut out = Vec::new();
+        let mine_blocks: Vec<Vec<(u8, u128, u128)>> = s
+            .fams
+            .iter()
+            .enumerate()
+            .map(|(fi, part)| part.as_ref().map(|p| blocks(fi, &p.to)).unwrap_or_default())
+            .collect();
         for t in tries {
-            for (fi, part) in s.fams.iter().enumerate() {
-                let Some(h) = part.as_ref().and_then(|p| hull(fi, &p.to)) else {
-                    continue;
-                };
+            for (fi, h) in mine_blocks
+                .iter()
+                .enumerate()
+                .flat_map(|(fi, bs)| bs.iter().map(move |b| (fi, *b)))
+            {
                 t.visit(fi, h, &mut |j| {
                     let ju = j as usize;
                     if seen[ju] != stamp {
                         seen[ju] = stamp;
-                        if rules[ju].overlaps(s) {
+                        cand += 1;
+                        let apart = matches!((mine, hulls[ju]), (Some(a), Some(b)) if a.1 < b.0 || b.1 < a.0);
+                        if !apart && rules[ju].overlaps(s) {
                             out.push(ju);
                         }
                     }
@@ -513,6 +610,6 @@ impl OverlapIndex {
             }
         }
         out.sort_unstable();
-        out
+        (out, cand)
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! Layers: `model` (the packet as Z3 variables, and back), `encode` (IR sets
 //! to formulas), `index` (exact cheap checks on interval products and the
-//! per-field overlap index), `smt` (one incremental solver with a
+//! per-field overlap index), `boxes` (exact first-match walks on unions
+//! of boxes, the solver-free path), `smt` (one incremental solver with a
 //! per-query limit), `analysis` (per-policy context: cached rule formulas,
 //! first-match chains), then the checks. Every witness is decoded from a
 //! Z3 model and re-checked by the concrete evaluator (`witness`).
@@ -41,6 +42,10 @@ pub struct Options {
     pub timeout_ms: u64,
     /// Optional per-query Z3 resource limit (`rlimit`), deterministic across machines.
     pub rlimit: Option<u32>,
+    /// Most boxes one exact interval computation may hold before the
+    /// check falls back to the solver (`None`: the built-in default).
+    /// `Some(0)` sends every coverage question to Z3 (tests of the fallback).
+    pub box_budget: Option<usize>,
     /// Most regions `diff` lists per policy.
     pub max_diff_regions: usize,
 }
@@ -50,6 +55,7 @@ impl Default for Options {
         Options {
             timeout_ms: 2000,
             rlimit: None,
+            box_budget: None,
             max_diff_regions: 64,
         }
     }

@@ -34,6 +34,8 @@ pub struct Smt {
     /// Per purpose: (queries, seconds). Printed by `verify` when
     /// `POL_VERIFIER_STATS` is set.
     pub stats: RefCell<BTreeMap<&'static str, (u64, f64)>>,
+    /// The budget of each exact box computation (from `Options`).
+    pub budget: crate::boxes::Budget,
 }
 
 impl Smt {
@@ -50,13 +52,23 @@ impl Smt {
         solver.set_params(&params);
         let vars = Vars::new();
         solver.assert(vars.well_formed(&cgroups));
+        let mut budget = crate::boxes::Budget::new();
+        if let Some(b) = opts.box_budget {
+            budget.max_boxes = b;
+        }
         Smt {
+            budget,
             solver,
             vars,
             cgroups,
             queries: Cell::new(0),
             stats: RefCell::new(BTreeMap::new()),
         }
+    }
+
+    /// Adds `n` to the counter `what` (statistics only).
+    pub fn count(&self, what: &'static str, n: u64) {
+        self.stats.borrow_mut().entry(what).or_insert((0, 0.0)).0 += n;
     }
 
     /// Is the conjunction of `fs` satisfiable (within the packet space)?

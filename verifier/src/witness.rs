@@ -54,3 +54,23 @@ pub fn evaluate(
     let (rule, v) = policy.evaluate(program, p);
     (rule, v, make(program, p, v, prefer))
 }
+
+/// Like [`evaluate`], over the rules `candidates` (ascending) only: exact
+/// when every rule that can match `p` is among them — e.g. all rules that
+/// overlap a rule `p` matches (`OverlapIndex` is exact). Each candidate is
+/// tested with the concrete `ir::Match::matches`.
+pub fn evaluate_among(
+    program: &Program,
+    policy: &Policy,
+    candidates: &[usize],
+    p: &Packet,
+    prefer: &[GroupId],
+) -> (Option<usize>, Verdict, Witness) {
+    let (rule, v) = candidates
+        .iter()
+        .find(|&&j| policy.rules[j].matches.matches(program, p))
+        .map_or((None, policy.default), |&j| {
+            (Some(j), policy.rules[j].verdict)
+        });
+    (rule, v, make(program, p, v, prefer))
+}

@@ -83,7 +83,7 @@ fn explain_lists_every_deciding_rule() {
         "browser to lan",
     );
     let program = c.program.as_ref().unwrap();
-    let m = m.unwrap();
+    let m = m.unwrap().matches;
     let e =
         pol_verifier::explain(program, &c.sources, PolicyId(0), &m, &Options::default()).unwrap();
     assert!(e.complete);

@@ -36,7 +36,18 @@ fn fixtures() -> Vec<PathBuf> {
 }
 
 /// Compile a file (named by its file name in reports) and verify it.
+/// Each fixture is verified on a fresh thread: the z3 crate keeps one
+/// context per thread, and solver state left by earlier fixtures would
+/// otherwise steer which (equally valid) witness the model shows. A fresh
+/// thread sees exactly what one run of `polc check` sees.
 fn check(path: &Path) -> (Program, SourceMap, Diagnostics) {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || check_here(&path))
+        .join()
+        .unwrap()
+}
+
+fn check_here(path: &Path) -> (Program, SourceMap, Diagnostics) {
     let text = std::fs::read_to_string(path).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     let c = pol_lang::compile_source(&name, &text);

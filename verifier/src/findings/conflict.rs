@@ -19,6 +19,7 @@ pub fn check(
     sources: &SourceMap,
     i: usize,
     earlier: &[usize],
+    over: &[usize],
     status: &[Status],
     out: &mut Vec<Diagnostic>,
 ) {
@@ -70,7 +71,13 @@ pub fn check(
         match found {
             Outcome::Sat(p) => {
                 let prefer = rule.matches.groups.clone().unwrap_or_default();
-                let (_, _, w) = witness::evaluate(ctx.program, ctx.policy, &p, &prefer);
+                // The rules that can match a packet of `i`: `i` and those overlapping it.
+                let mut cand = over.to_vec();
+                if let Err(k) = cand.binary_search(&i) {
+                    cand.insert(k, i);
+                }
+                let (_, _, w) =
+                    witness::evaluate_among(ctx.program, ctx.policy, &cand, &p, &prefer);
                 let both = rule.matches.matches(ctx.program, &p)
                     && ctx.policy.rules[first].matches.matches(ctx.program, &p);
                 if both {

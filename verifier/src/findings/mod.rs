@@ -87,7 +87,7 @@ pub fn check_policy(ctx: &PolicyCtx, sources: &SourceMap, out: &mut Vec<Diagnost
             continue;
         }
         redundant::check_later(ctx, sources, i, &earlier, &later, reach.as_ref(), out);
-        conflict::check(ctx, sources, i, &earlier, &status, out);
+        conflict::check(ctx, sources, i, &earlier, &over, &status, out);
     }
     tunnel::check_via(ctx, sources, out);
     tunnel::check_ike(ctx, sources, out);

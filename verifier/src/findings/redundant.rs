@@ -9,7 +9,7 @@
 
 use super::{unknown, MAX_RELATED};
 use crate::analysis::PolicyCtx;
-use crate::boxes::{Budget, Region};
+use crate::boxes::Region;
 use crate::smt::Outcome;
 use pol_lang::ast::Verdict;
 use pol_lang::diag::{codes, Diagnostic};
@@ -34,11 +34,18 @@ pub fn check_later(
         .collect();
     let redundant = if default_same && same_later.len() == later.len() {
         true
-    } else if !default_same && same_later.is_empty() {
+    } else if (!default_same && same_later.is_empty())
+        || changed_probe(ctx, i, earlier, later, default_same)
+    {
         false
-    } else if let Some(r) = reach.and_then(|r| later_boxes(ctx, v, r, later, default_same)) {
+    } else if let Some(r) = reach
+        .cloned()
+        .or_else(|| reach_region(ctx, i, earlier))
+        .and_then(|r| later_boxes(ctx, v, &r, later, default_same))
+    {
         r
     } else {
+        ctx.smt.count("boxes over budget: later", 1);
         let mi = ctx.rule(i);
         let negs: Vec<Bool> = earlier.iter().map(|&j| ctx.rule(j).not()).collect();
         let changed = ctx.chain(later, |w| w == v, default_same).not();
@@ -101,7 +108,7 @@ fn later_boxes(
     default_same: bool,
 ) -> Option<bool> {
     let mut rem = reach.clone();
-    let mut budget = Budget::new();
+    let mut budget = ctx.smt.budget;
     for &j in later {
         if rem.is_empty() {
             break;
@@ -116,4 +123,67 @@ fn later_boxes(
         rem.subtract(rj, &mut budget)?;
     }
     Some(default_same || rem.is_empty())
+}
+
+/// Most later rules of another verdict [`changed_probe`] tries.
+const MAX_PROBES: usize = 8;
+
+/// Heuristic search for a packet whose verdict changes without the rule:
+/// it matches `i` and no earlier rule, and either the default (when not
+/// `v`) or a later rule `j` of another verdict gets it, no later rule of
+/// verdict `v` before `j` matching it. `true` is exact; `false` proves
+/// nothing.
+fn changed_probe(
+    ctx: &PolicyCtx,
+    i: usize,
+    earlier: &[usize],
+    later: &[usize],
+    default_same: bool,
+) -> bool {
+    let v = ctx.verdict(i);
+    let cg = &ctx.smt.cgroups;
+    let mut avoid: Vec<&Region> = earlier.iter().map(|&j| &ctx.regions[j]).collect();
+    let base = avoid.len();
+    if !default_same {
+        avoid.extend(
+            later
+                .iter()
+                .filter(|&&j| ctx.verdict(j) == v)
+                .map(|&j| &ctx.regions[j]),
+        );
+        if ctx.regions[i].probe(&avoid, cg).is_some() {
+            return true;
+        }
+        avoid.truncate(base);
+    }
+    let mut probes = 0;
+    for &j in later {
+        if ctx.verdict(j) == v {
+            avoid.push(&ctx.regions[j]);
+            continue;
+        }
+        if probes >= MAX_PROBES {
+            break;
+        }
+        probes += 1;
+        let dom = ctx.regions[i].intersect(&ctx.regions[j]);
+        if dom.probe(&avoid, cg).is_some() {
+            return true;
+        }
+    }
+    false
+}
+
+/// The packets that reach rule `i` (`M_i` minus the earlier rules), within
+/// budget.
+fn reach_region(ctx: &PolicyCtx, i: usize, earlier: &[usize]) -> Option<Region> {
+    let mut rem = ctx.regions[i].clone();
+    let mut budget = ctx.smt.budget;
+    for &j in earlier {
+        if rem.is_empty() {
+            break;
+        }
+        rem.subtract(&ctx.regions[j], &mut budget)?;
+    }
+    Some(rem)
 }

@@ -5,7 +5,12 @@
 //! tools miss). Then it is `shadowed` when some of those packets get
 //! another verdict, else `redundant`.
 //!
-//! Cheap exact cases first: no earlier rule overlaps (reachable); one
+//! First, on boxes (`crate::boxes`): a probe for a packet no earlier rule
+//! matches (reachable), else the exact first-match walk (`M_i` minus each
+//! earlier overlapping rule in order) that yields the deciding rules with
+//! a packet each. Only over the box budget, the solver path below.
+//!
+//! Solver path — cheap exact cases first: no earlier rule overlaps (reachable); one
 //! earlier rule contains it (unreachable); all overlapping earlier rules
 //! share its verdict (redundant); the first overlapping rule has another
 //! verdict (shadowed — those packets reach nothing before it). Otherwise:
@@ -14,7 +19,7 @@
 
 use super::{rule_text, unknown, Status, MAX_RELATED};
 use crate::analysis::PolicyCtx;
-use crate::boxes::{Budget, Region};
+use crate::boxes::Region;
 use crate::smt::Outcome;
 use crate::witness;
 use pol_lang::diag::{codes, Diagnostic};
@@ -24,7 +29,7 @@ use z3::ast::Bool;
 
 /// The reachability of rule `i`, reporting `shadowed` or `redundant`.
 /// For a reachable rule, also the packets that reach it (`M_i` minus the
-/// earlier rules) as boxes, when the box computation stayed in budget.
+/// earlier rules) as boxes, when they were computed (within budget).
 pub fn check(
     ctx: &PolicyCtx,
     sources: &SourceMap,
@@ -35,6 +40,11 @@ pub fn check(
     if earlier.is_empty() {
         return (Status::Reachable, Some(ctx.regions[i].clone()));
     }
+    // A packet of `i` that no earlier rule matches: reachable (exact).
+    let avoid: Vec<&Region> = earlier.iter().map(|&j| &ctx.regions[j]).collect();
+    if ctx.regions[i].probe(&avoid, &ctx.smt.cgroups).is_some() {
+        return (Status::Reachable, None);
+    }
     if let Some((deciders, rem)) = first_match_boxes(ctx, i, earlier) {
         if !rem.is_empty() {
             return (Status::Reachable, Some(rem));
@@ -44,11 +54,15 @@ pub fn check(
             .iter()
             .find(|(j, _)| ctx.verdict(*j) != v)
             .and_then(|(_, p)| p.clone());
-        report(ctx, sources, i, &deciders, true, other, out);
+        report(ctx, sources, i, earlier, &deciders, true, other, out);
         return (Status::Unreachable, None);
     }
+    ctx.smt.count("boxes over budget: reachability", 1);
     (check_smt(ctx, sources, i, earlier, out), None)
 }
+
+/// Deciding rules in order, each with a packet it decides.
+type DecidersWithPacket = Vec<(usize, Option<Packet>)>;
 
 /// The exact first-match walk on boxes: each earlier overlapping rule that
 /// decides some packet of `i` (with such a packet), and what is left of
@@ -57,9 +71,9 @@ fn first_match_boxes(
     ctx: &PolicyCtx,
     i: usize,
     earlier: &[usize],
-) -> Option<(Vec<(usize, Option<Packet>)>, Region)> {
+) -> Option<(DecidersWithPacket, Region)> {
     let mut rem = ctx.regions[i].clone();
-    let mut budget = Budget::new();
+    let mut budget = ctx.smt.budget;
     let mut deciders = Vec::new();
     for &j in earlier {
         let rj = &ctx.regions[j];
@@ -165,16 +179,18 @@ fn check_smt(
             }
         }
     }
-    report(ctx, sources, i, &deciders, complete, other, out);
+    report(ctx, sources, i, earlier, &deciders, complete, other, out);
     Status::Unreachable
 }
 
 /// The `shadowed` (when `other`, a packet of `i` that an earlier rule gives
 /// another verdict) or `redundant` diagnostic of unreachable rule `i`.
+#[allow(clippy::too_many_arguments)]
 fn report(
     ctx: &PolicyCtx,
     sources: &SourceMap,
     i: usize,
+    earlier: &[usize],
     deciders: &[(usize, Option<Packet>)],
     complete: bool,
     other: Option<Packet>,
@@ -225,7 +241,8 @@ fn report(
     }
     if let Some(p) = other {
         let prefer = rule.matches.groups.clone().unwrap_or_default();
-        let (by, got, w) = witness::evaluate(ctx.program, ctx.policy, &p, &prefer);
+        // Only earlier rules overlapping `i` can match a packet of `i` before it.
+        let (by, got, w) = witness::evaluate_among(ctx.program, ctx.policy, earlier, &p, &prefer);
         // Re-check: the packet matches the rule and an earlier rule gives it another verdict.
         if rule.matches.matches(ctx.program, &p) && by.is_some_and(|b| b < i) && got != v {
             d = d.with_witness(w);
