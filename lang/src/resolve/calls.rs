@@ -41,6 +41,13 @@ impl Matchers {
     }
 }
 
+/// The kind of set a call site expects.
+#[derive(Clone, Copy)]
+enum SetKind {
+    Address,
+    Service,
+}
+
 /// Longest matcher output quoted in a diagnostic.
 const QUOTE_MAX: usize = 120;
 
@@ -283,43 +290,10 @@ impl Resolver<'_> {
         c: &ast::Call,
         origins: &mut Vec<MatcherOrigin>,
     ) -> Option<AddrSet> {
-        let text = self.run_call(c)?;
-        let fid = self.sources.add(
-            format!("<output of {}>", self.call_text(c)),
-            text.clone(),
-            true,
-        );
-        let parsed = crate::parse::parse_addr_expr(fid, self.sources.text(fid));
-        let expr = match parsed {
-            Ok(e) => e,
-            Err(errs) => {
-                self.bad_output(
-                    c,
-                    &text,
-                    "an address set",
-                    errs.iter().map(|d| d.message.clone()).collect(),
-                );
-                return None;
-            }
-        };
-        let saved = std::mem::take(&mut self.diags);
-        let set = self.eval_addr(&expr, 0, &mut Vec::new(), Scope::LiteralsOnly);
-        let inner = std::mem::replace(&mut self.diags, saved);
-        if inner.has_errors() || set.is_none() {
-            self.bad_output(
-                c,
-                &text,
-                "an address set",
-                inner.iter().map(|d| d.message.clone()).collect(),
-            );
-            return None;
-        }
-        origins.push(MatcherOrigin {
-            matcher: c.name.node.clone(),
-            call: c.span,
-            text: self.call_text(c),
-        });
-        set
+        self.call_as(c, origins, SetKind::Address, |r, text, fid| {
+            let expr = crate::parse::parse_addr_expr(fid, text)?;
+            Ok(r.eval_addr(&expr, 0, &mut Vec::new(), Scope::LiteralsOnly))
+        })
     }
 
     pub fn call_service(
@@ -327,33 +301,50 @@ impl Resolver<'_> {
         c: &ast::Call,
         origins: &mut Vec<MatcherOrigin>,
     ) -> Option<ServiceSet> {
+        self.call_as(c, origins, SetKind::Service, |r, text, fid| {
+            let expr = crate::parse::parse_service_expr(fid, text)?;
+            Ok(r.eval_service(&expr, 0, &mut Vec::new(), Scope::LiteralsOnly))
+        })
+    }
+
+    /// Run a call, then parse and evaluate its output as the set the call
+    /// site expects (`read`: parse errors as `Err`, evaluation through the
+    /// resolver with literals only). Every problem with the output becomes
+    /// one diagnostic at the call site that quotes it.
+    fn call_as<T>(
+        &mut self,
+        c: &ast::Call,
+        origins: &mut Vec<MatcherOrigin>,
+        kind: SetKind,
+        read: impl FnOnce(&mut Self, &str, crate::span::FileId) -> Result<Option<T>, Vec<Diagnostic>>,
+    ) -> Option<T> {
         let text = self.run_call(c)?;
         let fid = self.sources.add(
             format!("<output of {}>", self.call_text(c)),
             text.clone(),
             true,
         );
-        let parsed = crate::parse::parse_service_expr(fid, self.sources.text(fid));
-        let expr = match parsed {
-            Ok(e) => e,
-            Err(errs) => {
+        let source = self.sources.text(fid).to_string();
+        let saved = std::mem::take(&mut self.diags);
+        let result = read(self, &source, fid);
+        let inner: Diagnostics = std::mem::replace(&mut self.diags, saved);
+        let set = match result {
+            Err(parse_errors) => {
                 self.bad_output(
                     c,
                     &text,
-                    "a service set",
-                    errs.iter().map(|d| d.message.clone()).collect(),
+                    kind,
+                    parse_errors.iter().map(|d| d.message.clone()).collect(),
                 );
                 return None;
             }
+            Ok(set) => set,
         };
-        let saved = std::mem::take(&mut self.diags);
-        let set = self.eval_service(&expr, 0, &mut Vec::new(), Scope::LiteralsOnly);
-        let inner: Diagnostics = std::mem::replace(&mut self.diags, saved);
         if inner.has_errors() || set.is_none() {
             self.bad_output(
                 c,
                 &text,
-                "a service set",
+                kind,
                 inner.iter().map(|d| d.message.clone()).collect(),
             );
             return None;
@@ -366,11 +357,15 @@ impl Resolver<'_> {
         set
     }
 
-    fn bad_output(&mut self, c: &ast::Call, text: &str, expected: &str, reasons: Vec<String>) {
+    fn bad_output(&mut self, c: &ast::Call, text: &str, kind: SetKind, reasons: Vec<String>) {
         let mut quoted: String = text.chars().take(QUOTE_MAX).collect();
         if text.chars().count() > QUOTE_MAX {
             quoted.push('…');
         }
+        let (expected, example) = match kind {
+            SetKind::Address => ("an address set", "`{ 192.0.2.0/24, 2001:db8::/32 }`"),
+            SetKind::Service => ("a service set", "`{ tcp 443, udp 53 }`"),
+        };
         let mut d = Diagnostic::new(
             codes::MATCHER_BAD_SET,
             c.span,
@@ -381,12 +376,7 @@ impl Resolver<'_> {
             d = d.with_note(r);
         }
         self.err(d.with_help(format!(
-            "a matcher called here must return a Pol set literal such as {}",
-            if expected.starts_with("an address") {
-                "`{ 192.0.2.0/24, 2001:db8::/32 }`"
-            } else {
-                "`{ tcp 443, udp 53 }`"
-            }
+            "a matcher called here must return a Pol set literal such as {example}"
         )));
     }
 }
