@@ -177,8 +177,11 @@ fn findings_equal_exhaustive_evaluation() {
     for case in 0..cases {
         rules += check_one(seed, case, &mut rng, &mut stats);
     }
-    println!("property: {cases} random policies, {rules} rules checked against exhaustive evaluation (seed {seed})");
-    println!("property: findings seen: {stats:?}");
+    // Straight to stderr (not `println!`, which libtest captures), so every
+    // run's log says how much was checked.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "property: {cases} random policies, {rules} rules checked against exhaustive evaluation (seed {seed})");
+    let _ = writeln!(std::io::stderr(), "property: findings seen: {stats:?}");
     for k in [
         "shadowed",
         "redundant-earlier",
