@@ -2,7 +2,6 @@
 //! check), names of networks, sets (union), complements (per family) and
 //! matcher calls.
 
-use super::defgraph::expected_kind;
 use super::names::DefKind;
 use super::{Resolver, MAX_DEPTH};
 use crate::ast::{self, AddrLit};
@@ -104,25 +103,12 @@ impl Resolver<'_> {
         id: &ast::Ident,
         origins: &mut Vec<MatcherOrigin>,
     ) -> Option<AddrSet> {
-        match self.ns.get(&id.node).copied() {
-            None => {
-                let d = self.ns.unknown(id, &[DefKind::Network]);
-                self.err(d);
-                None
-            }
-            Some(def) if def.kind != DefKind::Network => {
-                let d = self
-                    .ns
-                    .wrong_kind(id, &def, expected_kind(DefKind::Network));
-                self.err(d);
-                None
-            }
-            Some(_) => {
-                let (set, o) = self.nets.get(&id.node).cloned().flatten()?;
-                origins.extend(o);
-                Some(set)
-            }
+        if !self.names_a(id, DefKind::Network) {
+            return None;
         }
+        let (set, o) = self.nets.get(&id.node).cloned().flatten()?;
+        origins.extend(o);
+        Some(set)
     }
 
     /// A literal in an address expression: host bits are an error here.

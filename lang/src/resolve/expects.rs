@@ -1,7 +1,6 @@
 //! `test` blocks: each `expect` resolved to a `Match` and the policy it is
 //! about (`in POLICY`, or the only policy there is).
 
-use super::defgraph::expected_kind;
 use super::names::DefKind;
 use super::Resolver;
 use crate::ast;
@@ -107,18 +106,9 @@ impl Resolver<'_> {
     }
 
     fn policy_ref(&mut self, id: &ast::Ident, policies: &[ir::Policy]) -> Option<PolicyId> {
-        match self.ns.get(&id.node).copied() {
-            None => {
-                let d = self.ns.unknown(id, &[DefKind::Policy]);
-                self.err(d);
-                None
-            }
-            Some(def) if def.kind != DefKind::Policy => {
-                let d = self.ns.wrong_kind(id, &def, expected_kind(DefKind::Policy));
-                self.err(d);
-                None
-            }
-            Some(_) => policies.iter().find(|p| p.name == id.node).map(|p| p.id),
+        if !self.names_a(id, DefKind::Policy) {
+            return None;
         }
+        policies.iter().find(|p| p.name == id.node).map(|p| p.id)
     }
 }

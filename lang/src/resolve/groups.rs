@@ -1,7 +1,6 @@
 //! Groups: selector blocks checked (cgroup paths, class ids, uid/gid
 //! ranges), union groups flattened, and the cgroup path tree built.
 
-use super::defgraph::expected_kind;
 use super::names::DefKind;
 use super::Resolver;
 use crate::ast;
@@ -147,19 +146,10 @@ impl Resolver<'_> {
     }
 
     fn group_id(&mut self, id: &ast::Ident) -> Option<GroupId> {
-        match self.ns.get(&id.node).copied() {
-            None => {
-                let d = self.ns.unknown(id, &[DefKind::Group]);
-                self.err(d);
-                None
-            }
-            Some(def) if def.kind != DefKind::Group => {
-                let d = self.ns.wrong_kind(id, &def, expected_kind(DefKind::Group));
-                self.err(d);
-                None
-            }
-            Some(_) => self.group_ids.get(&id.node).copied(),
+        if !self.names_a(id, DefKind::Group) {
+            return None;
         }
+        self.group_ids.get(&id.node).copied()
     }
 }
 

@@ -111,6 +111,25 @@ impl Resolver<'_> {
         self.diags.push(d);
     }
 
+    /// Whether `id` names a definition of `kind`; an unknown name or one
+    /// of another kind is reported here (with its suggestion or its
+    /// definition site), once for every resolver step that looks names up.
+    pub fn names_a(&mut self, id: &crate::ast::Ident, kind: names::DefKind) -> bool {
+        match self.ns.get(&id.node).copied() {
+            None => {
+                let d = self.ns.unknown(id, &[kind]);
+                self.err(d);
+                false
+            }
+            Some(def) if def.kind != kind => {
+                let d = self.ns.wrong_kind(id, &def, defgraph::expected_kind(kind));
+                self.err(d);
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
     pub fn file(&self, fi: usize) -> &imports::LoadedFile {
         &self.loaded.files[fi]
     }

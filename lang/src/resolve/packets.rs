@@ -2,7 +2,6 @@
 //! to, service, via) to an IR `Match`.
 
 use super::addrs::Scope;
-use super::defgraph::expected_kind;
 use super::names::DefKind;
 use super::Resolver;
 use crate::ast;
@@ -48,18 +47,9 @@ impl Resolver<'_> {
     }
 
     pub fn tunnel_ref(&mut self, id: &ast::Ident) -> Option<TunnelId> {
-        match self.ns.get(&id.node).copied() {
-            None => {
-                let d = self.ns.unknown(id, &[DefKind::Tunnel]);
-                self.err(d);
-                None
-            }
-            Some(def) if def.kind != DefKind::Tunnel => {
-                let d = self.ns.wrong_kind(id, &def, expected_kind(DefKind::Tunnel));
-                self.err(d);
-                None
-            }
-            Some(_) => self.tunnel_ids.get(&id.node).copied(),
+        if !self.names_a(id, DefKind::Tunnel) {
+            return None;
         }
+        self.tunnel_ids.get(&id.node).copied()
     }
 }

@@ -2,7 +2,6 @@
 //! `icmpv6`, `proto N|NAME`, service names, sets and matcher calls.
 
 use super::addrs::Scope;
-use super::defgraph::expected_kind;
 use super::names::DefKind;
 use super::{Resolver, MAX_DEPTH};
 use crate::ast::{self, PortProto, ProtoRef};
@@ -162,24 +161,11 @@ impl Resolver<'_> {
         id: &ast::Ident,
         origins: &mut Vec<MatcherOrigin>,
     ) -> Option<ServiceSet> {
-        match self.ns.get(&id.node).copied() {
-            None => {
-                let d = self.ns.unknown(id, &[DefKind::Service]);
-                self.err(d);
-                None
-            }
-            Some(def) if def.kind != DefKind::Service => {
-                let d = self
-                    .ns
-                    .wrong_kind(id, &def, expected_kind(DefKind::Service));
-                self.err(d);
-                None
-            }
-            Some(_) => {
-                let (set, o) = self.services.get(&id.node).cloned().flatten()?;
-                origins.extend(o);
-                Some(set)
-            }
+        if !self.names_a(id, DefKind::Service) {
+            return None;
         }
+        let (set, o) = self.services.get(&id.node).cloned().flatten()?;
+        origins.extend(o);
+        Some(set)
     }
 }
