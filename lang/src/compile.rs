@@ -28,25 +28,36 @@ pub struct Compilation {
     pub diagnostics: Diagnostics,
 }
 
-/// Compile `entry` and everything it imports.
-pub fn compile(entry: &Path, opts: &CompileOptions) -> Compilation {
+/// Load `entry` and its imports; on failure, the compilation to return.
+fn load_entry(
+    entry: &Path,
+    opts: &CompileOptions,
+) -> Result<(resolve::imports::Loaded, SourceMap, Diagnostics), Box<Compilation>> {
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::new();
     let display = entry.display().to_string();
-    let Some(loaded) = resolve::imports::load(
+    match resolve::imports::load(
         entry,
         &display,
         opts.root.as_deref(),
         &mut sources,
         &mut diags,
-    ) else {
-        return Compilation {
+    ) {
+        Some(loaded) => Ok((loaded, sources, diags)),
+        None => Err(Box::new(Compilation {
             sources,
             program: None,
             diagnostics: diags,
-        };
-    };
-    finish(loaded, sources, diags, opts, None).0
+        })),
+    }
+}
+
+/// Compile `entry` and everything it imports.
+pub fn compile(entry: &Path, opts: &CompileOptions) -> Compilation {
+    match load_entry(entry, opts) {
+        Ok((loaded, sources, diags)) => finish(loaded, sources, diags, opts, None).0,
+        Err(failed) => *failed,
+    }
 }
 
 /// Compile a text as if it were a file named `name` in the current
@@ -121,24 +132,9 @@ pub fn compile_with_packet(
     opts: &CompileOptions,
     packet: &str,
 ) -> (Compilation, Option<PacketQuery>) {
-    let mut sources = SourceMap::new();
-    let mut diags = Diagnostics::new();
-    let display = entry.display().to_string();
-    let Some(loaded) = resolve::imports::load(
-        entry,
-        &display,
-        opts.root.as_deref(),
-        &mut sources,
-        &mut diags,
-    ) else {
-        return (
-            Compilation {
-                sources,
-                program: None,
-                diagnostics: diags,
-            },
-            None,
-        );
+    let (loaded, mut sources, mut diags) = match load_entry(entry, opts) {
+        Ok(l) => l,
+        Err(failed) => return (*failed, None),
     };
     // The packet is parsed as the body of an `expect`, so it takes exactly
     // the syntax tests use.

@@ -54,15 +54,8 @@ impl Resolver<'_> {
             ast::AddrExpr::Lit(l) => self.addr_lit(l.node, l.span),
             ast::AddrExpr::Name(id) => {
                 if scope == Scope::LiteralsOnly {
-                    self.err(
-                        Diagnostic::new(
-                            codes::MATCHER_BAD_SET,
-                            id.span,
-                            format!("matcher output names `{}`", id.node),
-                        )
-                        .with_label("only literals are allowed in matcher output"),
-                    );
-                    return None;
+                    return self
+                        .not_a_literal(id.span, format!("matcher output names `{}`", id.node));
                 }
                 self.lookup_network(id, origins)
             }
@@ -82,15 +75,7 @@ impl Resolver<'_> {
                 .map(|s| s.complement()),
             ast::AddrExpr::Call(c) => {
                 if scope == Scope::LiteralsOnly {
-                    self.err(
-                        Diagnostic::new(
-                            codes::MATCHER_BAD_SET,
-                            c.span,
-                            "matcher output calls a matcher",
-                        )
-                        .with_label("only literals are allowed in matcher output"),
-                    );
-                    return None;
+                    return self.not_a_literal(c.span, "matcher output calls a matcher");
                 }
                 self.call_addr(c, origins)
             }
@@ -165,6 +150,17 @@ impl Resolver<'_> {
                 "write the network `{network}`, or the single address `{host}`"
             )),
         );
+    }
+}
+
+impl Resolver<'_> {
+    /// Matcher output may hold literals only: refuse a name or a call in it.
+    pub fn not_a_literal<T>(&mut self, span: Span, message: impl Into<String>) -> Option<T> {
+        self.err(
+            Diagnostic::new(codes::MATCHER_BAD_SET, span, message)
+                .with_label("only literals are allowed in matcher output"),
+        );
+        None
     }
 }
 

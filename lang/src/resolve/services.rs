@@ -115,15 +115,8 @@ impl Resolver<'_> {
             },
             ast::ServiceExpr::Name(id) => {
                 if scope == Scope::LiteralsOnly {
-                    self.err(
-                        Diagnostic::new(
-                            codes::MATCHER_BAD_SET,
-                            id.span,
-                            format!("matcher output names `{}`", id.node),
-                        )
-                        .with_label("only literals are allowed in matcher output"),
-                    );
-                    return None;
+                    return self
+                        .not_a_literal(id.span, format!("matcher output names `{}`", id.node));
                 }
                 self.lookup_service(id, origins)
             }
@@ -140,15 +133,7 @@ impl Resolver<'_> {
             }
             ast::ServiceExpr::Call(c) => {
                 if scope == Scope::LiteralsOnly {
-                    self.err(
-                        Diagnostic::new(
-                            codes::MATCHER_BAD_SET,
-                            c.span,
-                            "matcher output calls a matcher",
-                        )
-                        .with_label("only literals are allowed in matcher output"),
-                    );
-                    return None;
+                    return self.not_a_literal(c.span, "matcher output calls a matcher");
                 }
                 self.call_service(c, origins)
             }
