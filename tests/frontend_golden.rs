@@ -37,7 +37,7 @@ fn check_fixture_with(path: &Path, extra: &[&str]) {
     let expected = expected_codes(&text);
     assert!(!expected.is_empty(), "{name}: no `# expect: CODE` header");
 
-    // A fixture may ask for flags of its own: `# args: --box-budget 0`.
+    // A fixture may ask for flags of its own: `# args: --cell-budget 0`.
     let own = text
         .lines()
         .filter_map(|l| l.strip_prefix("# args:"))

@@ -7,7 +7,10 @@
 use crate::report::{self, Format, Part};
 use crate::CompileFlags;
 use pol_lang::diag::{Diagnostic, Diagnostics};
+use pol_lang::ir::MatcherOrigin;
+use pol_lang::span::Span;
 use pol_lang::{compile, Compilation, CompileOptions};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -39,9 +42,9 @@ pub struct SolverFlags {
     /// Per-query Z3 resource limit (deterministic across machines, unlike the time limit)
     #[arg(long)]
     pub solver_rlimit: Option<u32>,
-    /// Most boxes an exact interval computation may hold before Z3 takes over (0: always Z3)
+    /// Most steps an exact cell walk may take before Z3 takes over (0: always Z3)
     #[arg(long, hide = true)]
-    pub box_budget: Option<usize>,
+    pub cell_budget: Option<usize>,
 }
 
 impl SolverFlags {
@@ -49,7 +52,7 @@ impl SolverFlags {
         pol_verifier::Options {
             timeout_ms: self.solver_timeout_ms,
             rlimit: self.solver_rlimit,
-            box_budget: self.box_budget,
+            cell_budget: self.cell_budget,
             ..pol_verifier::Options::default()
         }
     }
@@ -97,10 +100,11 @@ pub fn analyze_with(
     let mut diagnostics = compilation.diagnostics.clone();
     if let (Some(program), Some(verifier)) = (&compilation.program, verifier) {
         let findings = pol_verifier::verify(program, &compilation.sources, verifier);
+        let origins = matcher_origins(program);
         diagnostics.extend(
             findings
                 .into_iter()
-                .map(|d| with_matcher_origins(d, program)),
+                .map(|d| with_matcher_origins(d, &origins)),
         );
         diagnostics.sort_dedup();
     }
@@ -113,22 +117,29 @@ pub fn analyze_with(
 /// A finding about a rule whose sets a matcher computed says which call
 /// produced them (LANGUAGE.md §7: the matcher's output is all the verifier
 /// sees, so the call is where to look).
-fn with_matcher_origins(mut d: Diagnostic, program: &pol_lang::ir::Program) -> Diagnostic {
+fn with_matcher_origins(
+    mut d: Diagnostic,
+    origins: &HashMap<Span, &[MatcherOrigin]>,
+) -> Diagnostic {
     let Some(primary) = d.primary else { return d };
-    let rule = program
+    for o in origins.get(&primary).copied().unwrap_or_default() {
+        d = d.with_related(
+            o.call,
+            format!("this rule's set comes from the matcher call `{}`", o.text),
+        );
+    }
+    d
+}
+
+/// The matcher calls behind each rule that has any, by the rule's span.
+fn matcher_origins(program: &pol_lang::ir::Program) -> HashMap<Span, &[MatcherOrigin]> {
+    program
         .policies
         .iter()
         .flat_map(|p| p.rules.iter())
-        .find(|r| r.span == primary);
-    if let Some(rule) = rule {
-        for o in &rule.origins {
-            d = d.with_related(
-                o.call,
-                format!("this rule's set comes from the matcher call `{}`", o.text),
-            );
-        }
-    }
-    d
+        .filter(|r| !r.origins.is_empty())
+        .map(|r| (r.span, r.origins.as_slice()))
+        .collect()
 }
 
 /// Expand directories to their `.pol` files (sorted); keep files as given.

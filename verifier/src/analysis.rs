@@ -78,6 +78,17 @@ impl<'a> PolicyCtx<'a> {
         out
     }
 
+    /// Rules after `i` overlapping it, ascending.
+    pub fn overlapping_after(&self, i: usize) -> Vec<usize> {
+        let (out, cand) =
+            self.index
+                .borrow_mut()
+                .overlapping_from(&self.summaries[i], &self.summaries, i + 1);
+        self.smt.count("index: candidates", cand);
+        self.smt.count("index: overlapping", out.len() as u64);
+        out
+    }
+
     pub fn verdict(&self, i: usize) -> Verdict {
         self.policy.rules[i].verdict
     }

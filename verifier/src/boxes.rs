@@ -27,10 +27,9 @@
 //! packet by setting them to 0 ([`PBox::packet`]): an empty result is exact,
 //! and a non-empty one gives a concrete packet.
 //!
-//! Subtraction `A \ B` of boxes splits `A` into at most eight disjoint
-//! pieces (one per dimension where `A` sticks out of `B`). The number of
-//! boxes can grow, so every operation takes a [`Budget`]; running out
-//! returns `None` and the caller falls back to the solver.
+//! Which rule of a list decides each packet of a box is answered by the
+//! cell search of `crate::cells`, on these boxes; this module also has a
+//! cheap probe for a point of a box outside a list of boxes.
 
 use crate::index::Summary;
 use crate::model::CgroupIndex;
@@ -47,7 +46,12 @@ pub const DADDR: usize = 5;
 pub const PROTO: usize = 6;
 pub const DPORT: usize = 7;
 
-type R = (u128, u128);
+/// Dimensions in the order overlap tests look at them: the ones that most
+/// often tell boxes apart first.
+const ORDER: [usize; NDIM] = [DADDR, DPORT, PROTO, SADDR, CG, CLASSID, UID, GID];
+
+/// An inclusive range of values of one dimension.
+pub type R = (u128, u128);
 
 /// One box: a family and, per dimension, a sorted list of disjoint,
 /// non-adjacent inclusive intervals (all in one allocation).
@@ -118,7 +122,8 @@ fn difference(a: &[R], b: &[R], out: &mut Vec<R>) {
     }
 }
 
-fn is_subset(a: &[R], b: &[R]) -> bool {
+/// `a ⊆ b` for sorted range lists.
+pub fn is_subset(a: &[R], b: &[R]) -> bool {
     let mut j = 0;
     for &(lo, hi) in a {
         while j < b.len() && b[j].1 < lo {
@@ -132,7 +137,9 @@ fn is_subset(a: &[R], b: &[R]) -> bool {
 }
 
 impl PBox {
-    fn new(v6: bool, dims: [&[R]; NDIM]) -> PBox {
+    /// A box of family `v6` with one sorted list of disjoint, non-adjacent
+    /// inclusive ranges per dimension.
+    pub fn new(v6: bool, dims: [&[R]; NDIM]) -> PBox {
         let mut off = [0u32; NDIM + 1];
         let mut r = Vec::with_capacity(dims.iter().map(|d| d.len()).sum());
         for (k, d) in dims.iter().enumerate() {
@@ -140,6 +147,15 @@ impl PBox {
             off[k + 1] = u32::try_from(r.len()).unwrap_or(u32::MAX);
         }
         PBox { v6, off, r }
+    }
+
+    /// The same box with dimension `k` replaced by `ranges`.
+    pub(crate) fn with_dim(&self, k: usize, ranges: &[R]) -> PBox {
+        let mut dims: [&[R]; NDIM] = [&[]; NDIM];
+        for (j, d) in dims.iter_mut().enumerate() {
+            *d = if j == k { ranges } else { self.dim(j) };
+        }
+        PBox::new(self.v6, dims)
     }
 
     pub fn dim(&self, k: usize) -> &[R] {
@@ -150,12 +166,8 @@ impl PBox {
         (0..NDIM).any(|k| self.off[k] == self.off[k + 1])
     }
 
-    fn overlaps(&self, o: &PBox) -> bool {
-        self.v6 == o.v6 && (0..NDIM).all(|k| overlaps(self.dim(k), o.dim(k)))
-    }
-
-    fn is_subset(&self, o: &PBox) -> bool {
-        self.v6 == o.v6 && (0..NDIM).all(|k| is_subset(self.dim(k), o.dim(k)))
+    pub fn overlaps(&self, o: &PBox) -> bool {
+        self.v6 == o.v6 && ORDER.iter().all(|&k| overlaps(self.dim(k), o.dim(k)))
     }
 
     fn intersect(&self, o: &PBox) -> Option<PBox> {
@@ -173,46 +185,6 @@ impl PBox {
             off,
             r,
         })
-    }
-
-    /// `self \ o` as disjoint pieces appended to `out`.
-    fn subtract_into(self, o: &PBox, out: &mut Vec<PBox>) {
-        if !self.overlaps(o) {
-            out.push(self);
-            return;
-        }
-        if self.is_subset(o) {
-            return;
-        }
-        // Piece k: dims < k inside `o`, dim k outside `o`, dims > k as is.
-        let mut inter: Vec<R> = Vec::new();
-        let mut inter_off = [0usize; NDIM + 1];
-        let mut diff: Vec<R> = Vec::new();
-        for k in 0..NDIM {
-            diff.clear();
-            difference(self.dim(k), o.dim(k), &mut diff);
-            if !diff.is_empty() {
-                let mut off = [0u32; NDIM + 1];
-                let mut r = Vec::new();
-                for j in 0..NDIM {
-                    if j < k {
-                        r.extend_from_slice(&inter[inter_off[j]..inter_off[j + 1]]);
-                    } else if j == k {
-                        r.extend_from_slice(&diff);
-                    } else {
-                        r.extend_from_slice(self.dim(j));
-                    }
-                    off[j + 1] = u32::try_from(r.len()).unwrap_or(u32::MAX);
-                }
-                out.push(PBox {
-                    v6: self.v6,
-                    off,
-                    r,
-                });
-            }
-            intersect(self.dim(k), o.dim(k), &mut inter);
-            inter_off[k + 1] = inter.len();
-        }
     }
 
     /// A concrete packet of the box (canonical socket and port fields;
@@ -259,29 +231,6 @@ impl PBox {
             },
             dport,
         })
-    }
-}
-
-/// Limits one computation: the most boxes a region may hold and the most
-/// box subtractions it may do.
-#[derive(Debug, Clone, Copy)]
-pub struct Budget {
-    pub max_boxes: usize,
-    pub steps: usize,
-}
-
-impl Budget {
-    pub fn new() -> Budget {
-        Budget {
-            max_boxes: 4096,
-            steps: 2_000_000,
-        }
-    }
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Budget::new()
     }
 }
 
@@ -403,26 +352,6 @@ impl Region {
             }
         }
         None
-    }
-
-    /// `self := self \ o`. `None` (and `self` unspecified) when the budget
-    /// runs out.
-    pub fn subtract(&mut self, o: &Region, budget: &mut Budget) -> Option<()> {
-        for b in &o.boxes {
-            if !self.boxes.iter().any(|a| a.overlaps(b)) {
-                continue;
-            }
-            let mut next = Vec::with_capacity(self.boxes.len());
-            for a in std::mem::take(&mut self.boxes) {
-                budget.steps = budget.steps.checked_sub(1)?;
-                a.subtract_into(b, &mut next);
-            }
-            if next.len() > budget.max_boxes {
-                return None;
-            }
-            self.boxes = next;
-        }
-        Some(())
     }
 }
 

@@ -551,6 +551,16 @@ impl OverlapIndex {
     /// the slice the index was built from; `s` may be any summary.
     /// Also returns the number of candidates tested.
     pub fn overlapping(&mut self, s: &Summary, rules: &[Summary]) -> (Vec<usize>, u64) {
+        self.overlapping_from(s, rules, 0)
+    }
+
+    /// [`Self::overlapping`], only rules numbered `min` or more.
+    pub fn overlapping_from(
+        &mut self,
+        s: &Summary,
+        rules: &[Summary],
+        min: usize,
+    ) -> (Vec<usize>, u64) {
         if s.is_empty() {
             return (Vec::new(), 0);
         }
@@ -598,7 +608,7 @@ impl OverlapIndex {
             {
                 t.visit(fi, h, &mut |j| {
                     let ju = j as usize;
-                    if seen[ju] != stamp {
+                    if ju >= min && seen[ju] != stamp {
                         seen[ju] = stamp;
                         cand += 1;
                         let apart = matches!((mine, hulls[ju]), (Some(a), Some(b)) if a.1 < b.0 || b.1 < a.0);

@@ -15,6 +15,7 @@
 
 pub mod analysis;
 pub mod boxes;
+pub mod cells;
 pub mod diff;
 pub mod encode;
 pub mod explain;
@@ -42,10 +43,10 @@ pub struct Options {
     pub timeout_ms: u64,
     /// Optional per-query Z3 resource limit (`rlimit`), deterministic across machines.
     pub rlimit: Option<u32>,
-    /// Most boxes one exact interval computation may hold before the
-    /// check falls back to the solver (`None`: the built-in default).
+    /// Most steps one exact cell walk (`cells`) may take before the check
+    /// falls back to the solver (`None`: the built-in default).
     /// `Some(0)` sends every coverage question to Z3 (tests of the fallback).
-    pub box_budget: Option<usize>,
+    pub cell_budget: Option<usize>,
     /// Most regions `diff` lists per policy.
     pub max_diff_regions: usize,
 }
@@ -55,7 +56,7 @@ impl Default for Options {
         Options {
             timeout_ms: 2000,
             rlimit: None,
-            box_budget: None,
+            cell_budget: None,
             max_diff_regions: 64,
         }
     }

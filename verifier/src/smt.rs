@@ -34,8 +34,8 @@ pub struct Smt {
     /// Per purpose: (queries, seconds). Printed by `verify` when
     /// `POL_VERIFIER_STATS` is set.
     pub stats: RefCell<BTreeMap<&'static str, (u64, f64)>>,
-    /// The budget of each exact box computation (from `Options`).
-    pub budget: crate::boxes::Budget,
+    /// The step budget of each exact cell walk (from `Options`).
+    pub cell_steps: usize,
 }
 
 impl Smt {
@@ -52,12 +52,9 @@ impl Smt {
         solver.set_params(&params);
         let vars = Vars::new();
         solver.assert(vars.well_formed(&cgroups));
-        let mut budget = crate::boxes::Budget::new();
-        if let Some(b) = opts.box_budget {
-            budget.max_boxes = b;
-        }
+        let cell_steps = opts.cell_budget.unwrap_or(crate::cells::DEFAULT_STEPS);
         Smt {
-            budget,
+            cell_steps,
             solver,
             vars,
             cgroups,

@@ -19,7 +19,7 @@ pub fn check(
     sources: &SourceMap,
     i: usize,
     earlier: &[usize],
-    over: &[usize],
+    later: &[usize],
     status: &[Status],
     out: &mut Vec<Diagnostic>,
 ) {
@@ -72,10 +72,9 @@ pub fn check(
             Outcome::Sat(p) => {
                 let prefer = rule.matches.groups.clone().unwrap_or_default();
                 // The rules that can match a packet of `i`: `i` and those overlapping it.
-                let mut cand = over.to_vec();
-                if let Err(k) = cand.binary_search(&i) {
-                    cand.insert(k, i);
-                }
+                let mut cand = earlier.to_vec();
+                cand.push(i);
+                cand.extend_from_slice(later);
                 let (_, _, w) =
                     witness::evaluate_among(ctx.program, ctx.policy, &cand, &p, &prefer);
                 let both = rule.matches.matches(ctx.program, &p)

@@ -5,10 +5,9 @@
 //! tools miss). Then it is `shadowed` when some of those packets get
 //! another verdict, else `redundant`.
 //!
-//! First, on boxes (`crate::boxes`): a probe for a packet no earlier rule
-//! matches (reachable), else the exact first-match walk (`M_i` minus each
-//! earlier overlapping rule in order) that yields the deciding rules with
-//! a packet each. Only over the box budget, the solver path below.
+//! First, exact and without the solver: the cell walk of `super::fate`
+//! yields the deciding rules with a packet each ([`report_unreachable`]).
+//! Only over the walk's budget, the solver path below ([`check_smt`]).
 //!
 //! Solver path — cheap exact cases first: no earlier rule overlaps (reachable); one
 //! earlier rule contains it (unreachable); all overlapping earlier rules
@@ -17,9 +16,9 @@
 //! `SAT(M_i ∧ ⋀_{j∈E} ¬M_j)` for reachability and
 //! `SAT(M_i ∧ ¬chain_E(v = v_i))` for "another verdict".
 
+use super::fate::Fate;
 use super::{rule_text, unknown, Status, MAX_RELATED};
 use crate::analysis::PolicyCtx;
-use crate::boxes::Region;
 use crate::smt::Outcome;
 use crate::witness;
 use pol_lang::diag::{codes, Diagnostic};
@@ -27,69 +26,58 @@ use pol_lang::ir::Packet;
 use pol_lang::span::SourceMap;
 use z3::ast::Bool;
 
-/// The reachability of rule `i`, reporting `shadowed` or `redundant`.
-/// For a reachable rule, also the packets that reach it (`M_i` minus the
-/// earlier rules) as boxes, when they were computed (within budget).
-pub fn check(
+/// Reports unreachable rule `i` from its exact fate (`super::fate`): the
+/// deciding earlier rules, each with a packet it decides.
+pub fn report_unreachable(
     ctx: &PolicyCtx,
     sources: &SourceMap,
     i: usize,
     earlier: &[usize],
+    fate: Fate,
     out: &mut Vec<Diagnostic>,
-) -> (Status, Option<Region>) {
-    if earlier.is_empty() {
-        return (Status::Reachable, Some(ctx.regions[i].clone()));
-    }
-    // A packet of `i` that no earlier rule matches: reachable (exact).
-    let avoid: Vec<&Region> = earlier.iter().map(|&j| &ctx.regions[j]).collect();
-    if ctx.regions[i].probe(&avoid, &ctx.smt.cgroups).is_some() {
-        return (Status::Reachable, None);
-    }
-    if let Some((deciders, rem)) = first_match_boxes(ctx, i, earlier) {
-        if !rem.is_empty() {
-            return (Status::Reachable, Some(rem));
-        }
-        let v = ctx.verdict(i);
-        let other = deciders
+) {
+    let v = ctx.verdict(i);
+    let deciders: Vec<(usize, Option<Packet>)> = fate.deciders.into_iter().collect();
+    let other = if fate.shadowed {
+        deciders
             .iter()
             .find(|(j, _)| ctx.verdict(*j) != v)
-            .and_then(|(_, p)| p.clone());
-        report(ctx, sources, i, earlier, &deciders, true, other, out);
-        return (Status::Unreachable, None);
-    }
-    ctx.smt.count("boxes over budget: reachability", 1);
-    (check_smt(ctx, sources, i, earlier, out), None)
+            .and_then(|(_, p)| p.clone())
+    } else {
+        None
+    };
+    let listing = if fate.complete {
+        Listing::All
+    } else {
+        Listing::First
+    };
+    report(
+        ctx,
+        sources,
+        i,
+        earlier,
+        &deciders,
+        listing,
+        fate.shadowed,
+        other,
+        out,
+    );
 }
 
-/// Deciding rules in order, each with a packet it decides.
-type DecidersWithPacket = Vec<(usize, Option<Packet>)>;
-
-/// The exact first-match walk on boxes: each earlier overlapping rule that
-/// decides some packet of `i` (with such a packet), and what is left of
-/// `M_i` after all of them. `None` when over budget.
-fn first_match_boxes(
-    ctx: &PolicyCtx,
-    i: usize,
-    earlier: &[usize],
-) -> Option<(DecidersWithPacket, Region)> {
-    let mut rem = ctx.regions[i].clone();
-    let mut budget = ctx.smt.budget;
-    let mut deciders = Vec::new();
-    for &j in earlier {
-        let rj = &ctx.regions[j];
-        if let Some(p) = rem.common_packet(rj, &ctx.smt.cgroups) {
-            deciders.push((j, Some(p?)));
-            rem.subtract(rj, &mut budget)?;
-            if rem.is_empty() {
-                break;
-            }
-        }
-    }
-    Some((deciders, rem))
+/// How the deciding rules of a diagnostic were found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    /// All of them.
+    All,
+    /// A set of earlier rules that cover the rule together (unsat core).
+    Core,
+    /// The first ones; the listing stopped (`fate::LISTING_STEPS`).
+    First,
 }
 
-/// The solver path of [`check`], when boxes are over budget.
-fn check_smt(
+/// The solver path, when the cell walk is over budget: whether rule `i`
+/// is reachable, reporting it when not.
+pub fn check_smt(
     ctx: &PolicyCtx,
     sources: &SourceMap,
     i: usize,
@@ -179,12 +167,21 @@ fn check_smt(
             }
         }
     }
-    report(ctx, sources, i, earlier, &deciders, complete, other, out);
+    let shadowed = differing.is_some() || other.is_some();
+    let listing = if complete {
+        Listing::All
+    } else {
+        Listing::Core
+    };
+    report(
+        ctx, sources, i, earlier, &deciders, listing, shadowed, other, out,
+    );
     Status::Unreachable
 }
 
-/// The `shadowed` (when `other`, a packet of `i` that an earlier rule gives
-/// another verdict) or `redundant` diagnostic of unreachable rule `i`.
+/// The `shadowed` (when some packet of `i` gets another verdict from an
+/// earlier rule; `other`: such a packet) or `redundant` diagnostic of
+/// unreachable rule `i`.
 #[allow(clippy::too_many_arguments)]
 fn report(
     ctx: &PolicyCtx,
@@ -192,21 +189,22 @@ fn report(
     i: usize,
     earlier: &[usize],
     deciders: &[(usize, Option<Packet>)],
-    complete: bool,
+    listing: Listing,
+    shadowed: bool,
     other: Option<Packet>,
     out: &mut Vec<Diagnostic>,
 ) {
     let v = ctx.verdict(i);
     let rule = &ctx.policy.rules[i];
-    let mut d = match &other {
-        Some(_) => Diagnostic::new(
+    let mut d = match shadowed {
+        true => Diagnostic::new(
             codes::SHADOWED,
             rule.span,
             "rule never matches: every packet it matches is decided earlier",
         )
         .with_label("no packet reaches this rule; some of its packets get another verdict")
         .with_help("move the rule above the rules that decide its packets, or remove it"),
-        None => Diagnostic::new(
+        false => Diagnostic::new(
             codes::REDUNDANT_EARLIER,
             rule.span,
             format!(
@@ -218,7 +216,12 @@ fn report(
         .with_help("remove the rule"),
     }
     .with_policy(&ctx.policy.name);
-    if deciders.len() > 1 {
+    if listing == Listing::First {
+        d = d.with_note(format!(
+            "covered by {} or more earlier rules together (the listing stopped there)",
+            deciders.len()
+        ));
+    } else if deciders.len() > 1 {
         d = d.with_note(format!(
             "covered by {} earlier rules together",
             deciders.len()
@@ -231,12 +234,17 @@ fn report(
         );
     }
     if deciders.len() > MAX_RELATED {
+        let at_least = if listing == Listing::First {
+            "at least "
+        } else {
+            ""
+        };
         d = d.with_note(format!(
-            "and {} more earlier rules",
+            "and {at_least}{} more earlier rules",
             deciders.len() - MAX_RELATED
         ));
     }
-    if !complete {
+    if listing == Listing::Core {
         d = d.with_note("the rules listed cover it together; other earlier rules may decide some of its packets first");
     }
     if let Some(p) = other {
