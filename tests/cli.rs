@@ -165,3 +165,33 @@ fn front_end_only_mode_skips_the_verifier() {
     let out = polc(&ex, &["check", "--no-verify", "workstation.pol"]);
     assert_eq!(out.status, 0);
 }
+
+/// A packet description that does not parse is reported against what the
+/// user typed (`<packet>`), not against an internal wrapper; a good one is
+/// explained.
+#[test]
+fn explain_reports_packet_errors_against_the_packet_as_typed() {
+    let bad = polc(
+        repo(),
+        &[
+            "explain",
+            "examples/workstation.pol",
+            "browser to 192.0.2.1 tcp",
+        ],
+    );
+    assert_eq!(bad.status, 1, "{}{}", bad.stdout, bad.stderr);
+    let text = format!("{}{}", bad.stdout, bad.stderr);
+    assert!(text.contains("<packet>"), "{text}");
+    assert!(text.contains("browser to 192.0.2.1 tcp"), "{text}");
+    assert!(!text.contains("test \"packet\""), "{text}");
+    assert!(!text.contains("{ expect"), "{text}");
+    let good = polc(
+        repo(),
+        &[
+            "explain",
+            "examples/workstation.pol",
+            "browser to 192.0.2.1 tcp 443",
+        ],
+    );
+    assert_eq!(good.status, 0, "{}{}", good.stdout, good.stderr);
+}

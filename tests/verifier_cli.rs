@@ -1,7 +1,8 @@
 //! The verifier through the real `polc` binary: each golden fixture of
 //! `tests/fixtures/verifier/` prints exactly its `.expected.json` report
 //! (kinds, lines, witnesses), and `--format sarif` output is valid SARIF
-//! 2.1.0 (schema vendored in `verifier/tests/data/`).
+//! 2.1.0 (schema vendored in `verifier/tests/data/`), and every solver
+//! query dumped as SMT-LIB gets the same answer from the z3 command line.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -123,4 +124,59 @@ fn diff_between_two_versions_of_an_example_shows_witnesses() {
         ],
     );
     assert_eq!(same.status, 0, "no change exits 0:\n{}", same.stdout);
+}
+
+/// The SMT-LIB face of the solver: with the exact cell path off, every
+/// query of the fallback fixture is written as a standalone script, and the
+/// z3 command line answers each one as polc's Z3 (through the API) did.
+/// The smallest script is the golden file.
+#[test]
+fn smtlib_dumps_are_standalone_and_give_the_same_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dump = dir.path().join("smt2");
+    let out = polc(
+        repo(),
+        &[
+            "check",
+            "--cell-budget",
+            "0",
+            "--smt2-dir",
+            dump.to_str().expect("utf-8 path"),
+            "tests/fixtures/solver/solver-fallback.pol",
+        ],
+    );
+    assert_eq!(out.status, 1, "{}{}", out.stdout, out.stderr);
+    let mut files: Vec<_> = std::fs::read_dir(&dump)
+        .expect("dump directory")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no query was written");
+    let mut smallest: Option<(usize, String, String)> = None;
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read script");
+        let polc_answer = text
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("; polc: "))
+            .expect("answer comment")
+            .to_string();
+        let z3 = std::process::Command::new("z3")
+            .arg("-smt2")
+            .arg(f)
+            .output()
+            .expect("run the z3 command line (scripts/setup installs it)");
+        let z3_answer = String::from_utf8_lossy(&z3.stdout).trim().to_string();
+        assert_eq!(z3_answer, polc_answer, "{}", f.display());
+        let name = f.file_name().expect("name").to_string_lossy().into_owned();
+        if smallest.as_ref().is_none_or(|(n, _, _)| text.len() < *n) {
+            smallest = Some((text.len(), name, text));
+        }
+    }
+    eprintln!(
+        "smtlib: {} scripts answered alike by polc and the z3 command line",
+        files.len()
+    );
+    let (_, name, text) = smallest.expect("a script");
+    insta::assert_snapshot!("smtlib_smallest_query", format!("{name}\n{text}"));
 }

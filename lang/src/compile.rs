@@ -136,24 +136,18 @@ pub fn compile_with_packet(
         Ok(l) => l,
         Err(failed) => return (*failed, None),
     };
-    // The packet is parsed as the body of an `expect`, so it takes exactly
-    // the syntax tests use.
-    let wrapped = format!("test \"packet\" {{ expect allow {packet} }}");
-    let id = sources.add("<packet>", wrapped, true);
-    let (file, errs) = crate::parse::parse_file(id, sources.text(id));
-    let (spec, policy) = match file.items.first() {
-        Some(ast::Item::Test(t)) if errs.is_empty() && t.expects.len() == 1 => (
-            t.expects[0].packets.clone(),
-            t.expects[0].policy.as_ref().map(|p| p.node.clone()),
-        ),
-        _ => {
-            diags.extend(errs);
-            if !diags.has_errors() {
-                diags.push(io_diagnostic(
-                    Path::new("<packet>"),
-                    format!("`{packet}` is not a packet description"),
-                ));
-            }
+    // The packet takes exactly the syntax of an `expect` in a test.
+    let id = sources.add("<packet>", packet.to_string(), true);
+    let (spec, policy) = match crate::parse::parse_packet_query(id, sources.text(id)) {
+        Ok((spec, policy)) => (spec, policy.map(|p| p.node)),
+        Err(errs) => {
+            diags.extend(errs.into_iter().map(|mut d| {
+                if d.code == codes::UNEXPECTED_EOF {
+                    d.message = "the packet description ends early".into();
+                    d.help = Some("complete it: `GROUP to ADDRESS PROTOCOL PORT`, as after `expect allow` in a test".into());
+                }
+                d
+            }));
             return (
                 Compilation {
                     sources,

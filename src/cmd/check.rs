@@ -45,6 +45,9 @@ pub struct SolverFlags {
     /// Most steps an exact cell walk may take before Z3 takes over (0: always Z3)
     #[arg(long, hide = true)]
     pub cell_budget: Option<usize>,
+    /// Also write every solver query as an SMT-LIB 2 script into DIR (debugging)
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub smt2_dir: Option<PathBuf>,
 }
 
 impl SolverFlags {
@@ -53,6 +56,7 @@ impl SolverFlags {
             timeout_ms: self.solver_timeout_ms,
             rlimit: self.solver_rlimit,
             cell_budget: self.cell_budget,
+            smtlib_dir: self.smt2_dir.clone(),
             ..pol_verifier::Options::default()
         }
     }

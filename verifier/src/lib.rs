@@ -47,6 +47,9 @@ pub struct Options {
     /// falls back to the solver (`None`: the built-in default).
     /// `Some(0)` sends every coverage question to Z3 (tests of the fallback).
     pub cell_budget: Option<usize>,
+    /// Also write every solver query as an SMT-LIB 2 script into this
+    /// directory (debugging; see `smt`).
+    pub smtlib_dir: Option<std::path::PathBuf>,
     /// Most regions `diff` lists per policy.
     pub max_diff_regions: usize,
 }
@@ -57,6 +60,7 @@ impl Default for Options {
             timeout_ms: 2000,
             rlimit: None,
             cell_budget: None,
+            smtlib_dir: None,
             max_diff_regions: 64,
         }
     }

@@ -4,12 +4,19 @@
 //! checked in a `push`/`pop` scope, so rule formulas and learned lemmas are
 //! reused across the hundreds of queries of one policy. A query that hits
 //! its time or resource limit is `Outcome::Unknown` — never a pass.
+//!
+//! The second face, for debugging and golden files: with
+//! `Options::smtlib_dir`, every query is also written as a standalone
+//! SMT-LIB 2 script (`NNNNN-purpose.smt2`: declarations, the packet space,
+//! the query, `(check-sat)`, and a last comment with the answer polc got),
+//! which `z3 -smt2 FILE` answers the same way.
 
 use crate::model::{CgroupIndex, Vars};
 use crate::Options;
 use pol_lang::ir::Packet;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Instant;
 use z3::ast::Bool;
 use z3::{Params, SatResult, Solver};
@@ -36,6 +43,8 @@ pub struct Smt {
     pub stats: RefCell<BTreeMap<&'static str, (u64, f64)>>,
     /// The step budget of each exact cell walk (from `Options`).
     pub cell_steps: usize,
+    /// Where each query is also written as SMT-LIB (from `Options`).
+    smtlib_dir: Option<PathBuf>,
 }
 
 impl Smt {
@@ -55,6 +64,7 @@ impl Smt {
         let cell_steps = opts.cell_budget.unwrap_or(crate::cells::DEFAULT_STEPS);
         Smt {
             cell_steps,
+            smtlib_dir: opts.smtlib_dir.clone(),
             solver,
             vars,
             cgroups,
@@ -72,7 +82,7 @@ impl Smt {
     /// `what` names the purpose, for statistics.
     pub fn check(&self, what: &'static str, fs: &[&Bool]) -> Outcome {
         let t0 = Instant::now();
-        let out = self.check_inner(fs);
+        let out = self.check_inner(what, fs);
         let mut st = self.stats.borrow_mut();
         let e = st.entry(what).or_insert((0, 0.0));
         e.0 += 1;
@@ -101,6 +111,13 @@ impl Smt {
         for (l, h) in lits.iter().zip(hyps) {
             self.solver.assert(l.implies(h));
         }
+        let script = self.smtlib_dir.as_ref().map(|_| {
+            let names: Vec<String> = (0..hyps.len()).map(|k| format!("|pol!hyp{k}|")).collect();
+            (
+                self.solver.to_smt2(),
+                format!("(check-sat-assuming ({}))", names.join(" ")),
+            )
+        });
         let mut core = Vec::new();
         let out = match self.solver.check_assumptions(&lits) {
             SatResult::Unsat => {
@@ -127,6 +144,9 @@ impl Smt {
             ),
         };
         self.solver.pop(1);
+        if let Some((script, check)) = script {
+            self.write_smtlib(what, &script, &check, &out);
+        }
         let mut st = self.stats.borrow_mut();
         let e = st.entry(what).or_insert((0, 0.0));
         e.0 += 1;
@@ -134,12 +154,13 @@ impl Smt {
         (out, core)
     }
 
-    fn check_inner(&self, fs: &[&Bool]) -> Outcome {
+    fn check_inner(&self, what: &str, fs: &[&Bool]) -> Outcome {
         self.queries.set(self.queries.get() + 1);
         self.solver.push();
         for f in fs {
             self.solver.assert(*f);
         }
+        let script = self.smtlib_dir.as_ref().map(|_| self.solver.to_smt2());
         let out = match self.solver.check() {
             SatResult::Unsat => Outcome::Unsat,
             SatResult::Sat => match self
@@ -157,6 +178,29 @@ impl Smt {
             ),
         };
         self.solver.pop(1);
+        if let Some(script) = script {
+            self.write_smtlib(what, &script, "(check-sat)", &out);
+        }
         out
+    }
+
+    /// Writes one query as a standalone SMT-LIB script (see the module
+    /// doc). A failure to write is reported on stderr; the check goes on.
+    fn write_smtlib(&self, what: &str, script: &str, check: &str, out: &Outcome) {
+        let Some(dir) = &self.smtlib_dir else { return };
+        let answer = match out {
+            Outcome::Sat(_) => "sat",
+            Outcome::Unsat => "unsat",
+            Outcome::Unknown(_) => "unknown",
+        };
+        let name = format!("{:05}-{}.smt2", self.queries.get(), what.replace(' ', "-"));
+        // Z3 ends the benchmark with its own `(check-sat)`; ours replaces it.
+        let body = script.trim_end();
+        let body = body.strip_suffix("(check-sat)").unwrap_or(body);
+        let text = format!("; polc query: {what}\n{body}{check}\n; polc: {answer}\n");
+        let path = dir.join(name);
+        if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, text)) {
+            eprintln!("polc: cannot write `{}`: {e}", path.display());
+        }
     }
 }

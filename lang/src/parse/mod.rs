@@ -109,6 +109,18 @@ pub fn parse_service_expr(file: FileId, src: &str) -> Result<ast::ServiceExpr, V
     finish(file, src, res, lexed.diags, errors)
 }
 
+/// Parse input that must be exactly one packet description, as after
+/// `expect allow` in a test, with an optional `in POLICY` (`polc explain`).
+pub fn parse_packet_query(
+    file: FileId,
+    src: &str,
+) -> Result<(ast::PacketSpec, Option<ast::Ident>), Vec<Diagnostic>> {
+    let lexed = lexer::lex(file, src);
+    let mut errors = Vec::new();
+    let res = grammar::PacketQueryOnlyParser::new().parse(file, src, &mut errors, lexed.tokens);
+    finish(file, src, res, lexed.diags, errors)
+}
+
 fn finish<T>(
     file: FileId,
     src: &str,
