@@ -45,6 +45,9 @@ pub struct SolverFlags {
     /// Most steps an exact cell walk may take before Z3 takes over (0: always Z3)
     #[arg(long, hide = true)]
     pub cell_budget: Option<usize>,
+    /// Most steps spent listing the rules that decide an unreachable rule
+    #[arg(long, hide = true)]
+    pub listing_budget: Option<usize>,
     /// Also write every solver query as an SMT-LIB 2 script into DIR (debugging)
     #[arg(long, hide = true, value_name = "DIR")]
     pub smt2_dir: Option<PathBuf>,
@@ -56,6 +59,7 @@ impl SolverFlags {
             timeout_ms: self.solver_timeout_ms,
             rlimit: self.solver_rlimit,
             cell_budget: self.cell_budget,
+            listing_budget: self.listing_budget,
             smtlib_dir: self.smt2_dir.clone(),
             ..pol_verifier::Options::default()
         }

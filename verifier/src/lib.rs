@@ -47,6 +47,10 @@ pub struct Options {
     /// falls back to the solver (`None`: the built-in default).
     /// `Some(0)` sends every coverage question to Z3 (tests of the fallback).
     pub cell_budget: Option<usize>,
+    /// Most cell-walk steps spent listing the earlier rules that decide an
+    /// unreachable rule's packets (`None`: the built-in default); beyond
+    /// it the list is cut short and says so. Never changes a finding.
+    pub listing_budget: Option<usize>,
     /// Also write every solver query as an SMT-LIB 2 script into this
     /// directory (debugging; see `smt`).
     pub smtlib_dir: Option<std::path::PathBuf>,
@@ -60,6 +64,7 @@ impl Default for Options {
             timeout_ms: 2000,
             rlimit: None,
             cell_budget: None,
+            listing_budget: None,
             smtlib_dir: None,
             max_diff_regions: 64,
         }

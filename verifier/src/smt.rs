@@ -43,6 +43,8 @@ pub struct Smt {
     pub stats: RefCell<BTreeMap<&'static str, (u64, f64)>>,
     /// The step budget of each exact cell walk (from `Options`).
     pub cell_steps: usize,
+    /// The step budget of listing an unreachable rule's deciding rules.
+    pub listing_steps: usize,
     /// Where each query is also written as SMT-LIB (from `Options`).
     smtlib_dir: Option<PathBuf>,
 }
@@ -64,6 +66,9 @@ impl Smt {
         let cell_steps = opts.cell_budget.unwrap_or(crate::cells::DEFAULT_STEPS);
         Smt {
             cell_steps,
+            listing_steps: opts
+                .listing_budget
+                .unwrap_or(crate::findings::fate::LISTING_STEPS),
             smtlib_dir: opts.smtlib_dir.clone(),
             solver,
             vars,

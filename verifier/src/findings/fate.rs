@@ -40,14 +40,14 @@ pub struct Fate {
     /// when `shadowed`).
     pub deciders: BTreeMap<usize, Option<Packet>>,
     /// Unreachable: every deciding rule is in `deciders` (else the listing
-    /// stopped at [`LISTING_STEPS`]).
+    /// stopped at its budget, `Options::listing_budget`).
     pub complete: bool,
     /// Unreachable: some packet gets another verdict from an earlier rule.
     pub shadowed: bool,
 }
 
-/// Steps spent on listing the deciding rules of an unreachable rule;
-/// beyond them the list is cut short (and says so).
+/// Steps spent by default on listing the deciding rules of an unreachable
+/// rule; beyond them the list is cut short (and says so).
 pub const LISTING_STEPS: usize = 100_000;
 
 fn tagged<'a>(ctx: &'a PolicyCtx, rules: &[usize]) -> Vec<Tagged<'a>> {
@@ -85,7 +85,8 @@ fn containment(target: &PBox, b: &PBox) -> usize {
 /// 3. Unreachable: the walk in rule order, skipping cells only rules of the
 ///    rule's own verdict decide, stops at the first cell an earlier rule of
 ///    another verdict decides (`shadowed`).
-/// 4. The deciding rules in rule order, within [`LISTING_STEPS`].
+/// 4. The deciding rules in rule order, within the listing budget
+///    ([`LISTING_STEPS`] by default).
 pub fn fate(
     ctx: &PolicyCtx,
     i: usize,
@@ -169,7 +170,7 @@ pub fn fate(
             break;
         }
     }
-    let listing = Cell::new(LISTING_STEPS);
+    let listing = Cell::new(ctx.smt.listing_steps);
     for target in targets {
         let listed = walk(target, &before, &listing, &mut |cell, by| {
             if let Some(j) = by {

@@ -71,7 +71,7 @@ enum Listing {
     All,
     /// A set of earlier rules that cover the rule together (unsat core).
     Core,
-    /// The first ones; the listing stopped (`fate::LISTING_STEPS`).
+    /// The first ones; the listing stopped at its budget.
     First,
 }
 
@@ -218,7 +218,7 @@ fn report(
     .with_policy(&ctx.policy.name);
     if listing == Listing::First {
         d = d.with_note(format!(
-            "covered by {} or more earlier rules together (the listing stopped there)",
+            "covered by earlier rules together; the listing stopped after {} of them",
             deciders.len()
         ));
     } else if deciders.len() > 1 {
