@@ -16,6 +16,7 @@ pub mod fmt;
 pub mod ir;
 pub mod matcher;
 pub mod parse;
+pub mod paths;
 pub mod resolve;
 pub mod sets;
 pub mod span;

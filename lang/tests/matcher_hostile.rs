@@ -382,7 +382,8 @@ fn paths_escaping_the_root() {
     assert_eq!(e.code.id, codes::MATCHER_ESCAPES.id);
     let e = read_module(&root, &root, "nope.wat").unwrap_err();
     assert_eq!(e.code.id, codes::MATCHER_NOT_FOUND.id);
-    assert_eq!(e.message, "matcher module `nope.wat` not found");
+    assert_eq!(e.message, "cannot find matcher module `nope.wat`");
+    assert_eq!(e.label.as_deref(), Some("no such file"));
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub use limits::{
     format_bytes, format_ms, LimitCap, Limits, CEILING, DEFAULT_FUEL, DEFAULT_MAX_OUTPUT_BYTES,
     DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, MAX_TABLE_ELEMENTS,
 };
-pub use path::{read_module, ModuleFile};
+pub use path::{read_module, ModuleFile, ModuleSearch};
 
 use crate::diag::{codes, Code, Diagnostic};
 use crate::span::Span;
@@ -43,6 +43,8 @@ use wasmtime::{Config, Engine, InstancePre, Linker};
 pub struct MatcherError {
     pub code: Code,
     pub message: String,
+    /// Text under the caret, when there is more to say than the message.
+    pub label: Option<String>,
     pub notes: Vec<String>,
 }
 
@@ -51,8 +53,14 @@ impl MatcherError {
         MatcherError {
             code,
             message: message.into(),
+            label: None,
             notes: Vec::new(),
         }
+    }
+
+    pub fn with_label(mut self, label: impl Into<String>) -> MatcherError {
+        self.label = Some(label.into());
+        self
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> MatcherError {
@@ -63,6 +71,9 @@ impl MatcherError {
     /// The diagnostic at `span` (the call site, or the `matcher` item for load errors).
     pub fn to_diagnostic(&self, span: Span) -> Diagnostic {
         let mut d = Diagnostic::new(self.code, span, self.message.clone());
+        if let Some(l) = &self.label {
+            d = d.with_label(l.clone());
+        }
         d.notes.clone_from(&self.notes);
         d
     }

@@ -1,13 +1,15 @@
 //! Finding a matcher module on disk the way imports are found (LANGUAGE.md
 //! §2): relative to the file that names it, and confined to the root
 //! directory — lexically (no `..` above the root, no absolute path) and after
-//! following symlinks.
+//! following symbolic links. The one implementation: the resolver and the
+//! tests both use it.
 
 use super::abi::MAX_MODULE_BYTES;
 use super::MatcherError;
 use crate::diag::codes;
+use crate::paths::{io_reason, normalize};
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// A module file that was found and read.
 #[derive(Debug, Clone)]
@@ -19,105 +21,94 @@ pub struct ModuleFile {
     pub bytes: Vec<u8>,
 }
 
-/// Resolve `rel` (as written in `wasm "..."`) against `from_dir` (the
-/// directory of the file that names it) and read it, refusing anything
-/// outside `root`. Errors: `P0613` escapes the root, `P0601` not found or
-/// unreadable, `P0614` larger than 16 MiB.
-pub fn read_module(root: &Path, from_dir: &Path, rel: &str) -> Result<ModuleFile, MatcherError> {
-    let escapes = |why: String| {
-        MatcherError::new(
-            codes::MATCHER_ESCAPES,
-            format!("matcher path `{rel}` escapes the root directory"),
-        )
-        .with_note(why)
-        .with_note(format!(
-            "the root is `{}`; use `--root DIR` to widen it",
-            root.display()
-        ))
-    };
-    let rel_path = Path::new(rel);
-    if rel_path.is_absolute() || rel_path.has_root() {
-        return Err(escapes(
-            "it is an absolute path; matcher paths are relative to the file that names them".into(),
-        ));
-    }
-    let abs_root = absolute(root);
-    let joined = lexical_normalize(&absolute(from_dir).join(rel_path));
-    let Some(joined) =
-        joined.filter(|j| j.starts_with(lexical_normalize(&abs_root).unwrap_or_default()))
-    else {
-        return Err(escapes("it leads outside the root with `..`".into()));
-    };
-    let canon = std::fs::canonicalize(&joined).map_err(|e| not_found(rel, &joined, &e))?;
-    let canon_root = std::fs::canonicalize(&abs_root).unwrap_or(abs_root);
-    if !canon.starts_with(&canon_root) {
-        return Err(escapes(format!(
-            "it resolves (through a symbolic link) to `{}`",
-            canon.display()
-        )));
-    }
-    let display = canon
-        .strip_prefix(&canon_root)
-        .map(|p| {
-            p.components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/")
-        })
-        .unwrap_or_else(|_| rel.to_string());
-    let mut file = std::fs::File::open(&canon).map_err(|e| not_found(rel, &canon, &e))?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(MatcherError::new(
-            codes::MATCHER_NOT_FOUND,
-            format!("matcher module `{rel}` is a directory"),
-        ));
-    }
-    let mut bytes = Vec::new();
-    (&mut file)
-        .take(MAX_MODULE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| not_found(rel, &canon, &e))?;
-    if bytes.len() > MAX_MODULE_BYTES {
-        return Err(MatcherError::new(
-            codes::MATCHER_LIMIT,
-            format!("matcher module `{display}` is larger than 16MiB"),
-        ));
-    }
-    Ok(ModuleFile {
-        path: canon,
-        display,
-        bytes,
-    })
+/// Where a module is looked for: the root directory (as it is on disk and
+/// as messages show it) and the directory of the file that names it.
+#[derive(Debug, Clone, Copy)]
+pub struct ModuleSearch<'a> {
+    pub root: &'a Path,
+    /// The root as the user gave it (`--root`), for messages.
+    pub root_shown: &'a str,
+    pub from_dir: &'a Path,
 }
 
-fn not_found(rel: &str, path: &Path, e: &std::io::Error) -> MatcherError {
-    let msg = if e.kind() == std::io::ErrorKind::NotFound {
-        format!("matcher module `{rel}` not found")
-    } else {
-        format!("cannot read matcher module `{rel}`")
-    };
-    MatcherError::new(codes::MATCHER_NOT_FOUND, msg)
-        .with_note(format!("looked for `{}`: {e}", path.display()))
+/// [`ModuleSearch::read`] with the root shown as it is on disk.
+pub fn read_module(root: &Path, from_dir: &Path, rel: &str) -> Result<ModuleFile, MatcherError> {
+    let shown = root.display().to_string();
+    ModuleSearch {
+        root,
+        root_shown: &shown,
+        from_dir,
+    }
+    .read(rel)
+}
+
+impl ModuleSearch<'_> {
+    /// Resolve `rel` (as written in `wasm "..."`) and read it, refusing
+    /// anything outside the root. Errors: `P0613` escapes the root, `P0601`
+    /// not found or unreadable, `P0614` larger than 16 MiB.
+    pub fn read(&self, rel: &str) -> Result<ModuleFile, MatcherError> {
+        let escapes = |why: Option<&str>| {
+            let e = MatcherError::new(
+                codes::MATCHER_ESCAPES,
+                format!("matcher path `{rel}` escapes the root directory"),
+            )
+            .with_label("outside the root");
+            match why {
+                Some(w) => e.with_note(w),
+                None => e,
+            }
+            .with_note(format!("the root is `{}`", self.root_shown))
+        };
+        let rel_path = Path::new(rel);
+        if rel_path.is_absolute() || rel_path.has_root() {
+            return Err(escapes(Some(
+                "matcher paths are relative to the file that names them",
+            )));
+        }
+        let root = normalize(&absolute(self.root));
+        let joined = normalize(&absolute(self.from_dir).join(rel_path));
+        if !joined.starts_with(&root) {
+            return Err(escapes(None));
+        }
+        let unreadable = |what: &str, e: &std::io::Error| {
+            MatcherError::new(
+                codes::MATCHER_NOT_FOUND,
+                format!("{what} matcher module `{rel}`"),
+            )
+            .with_label(io_reason(e))
+        };
+        let canon = std::fs::canonicalize(&joined).map_err(|e| unreadable("cannot find", &e))?;
+        let canon_root = std::fs::canonicalize(&root).unwrap_or(root);
+        if !canon.starts_with(&canon_root) {
+            return Err(escapes(Some("a symbolic link leads outside the root")));
+        }
+        let display = canon
+            .strip_prefix(&canon_root)
+            .map(|p| {
+                p.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_else(|_| rel.to_string());
+        let mut bytes = Vec::new();
+        std::fs::File::open(&canon)
+            .and_then(|f| f.take(MAX_MODULE_BYTES as u64 + 1).read_to_end(&mut bytes))
+            .map_err(|e| unreadable("cannot read", &e))?;
+        if bytes.len() > MAX_MODULE_BYTES {
+            return Err(MatcherError::new(
+                codes::MATCHER_LIMIT,
+                format!("matcher module `{display}` is larger than 16MiB"),
+            ));
+        }
+        Ok(ModuleFile {
+            path: canon,
+            display,
+            bytes,
+        })
+    }
 }
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-/// Remove `.` and resolve `..` without touching the file system; `None`
-/// when `..` climbs above `/`.
-fn lexical_normalize(p: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    Some(out)
 }

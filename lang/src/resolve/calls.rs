@@ -6,16 +6,14 @@
 //! failure is a diagnostic at the call site (or at the `matcher` item).
 
 use super::addrs::Scope;
-use super::imports::{io_reason, normalize};
 use super::names::DefKind;
 use super::Resolver;
 use crate::ast::{self, CallArg, MatcherLimit};
 use crate::diag::{codes, Diagnostic, Diagnostics};
 use crate::ir::MatcherOrigin;
-use crate::matcher::{LimitCap, Limits, ModuleId, Sandbox};
+use crate::matcher::{LimitCap, Limits, ModuleId, ModuleSearch, Sandbox};
 use crate::sets::{AddrSet, ServiceSet};
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Options the command line passes down.
 #[derive(Debug, Clone, Default)]
@@ -81,62 +79,15 @@ impl Resolver<'_> {
             ));
             return None;
         };
-        let root = self.loaded.root.clone();
-        let root_display = self.loaded.root_display.clone();
-        let escapes = |r: &mut Self, extra: Option<&str>| {
-            let mut d = Diagnostic::new(
-                codes::MATCHER_ESCAPES,
-                span,
-                format!("matcher path `{path}` escapes the root directory"),
-            )
-            .with_label("outside the root")
-            .with_note(format!("the root is `{root_display}`"));
-            if let Some(e) = extra {
-                d = d.with_note(e.to_string());
-            }
-            r.err(d);
+        let search = ModuleSearch {
+            root: &self.loaded.root,
+            root_shown: &self.loaded.root_display,
+            from_dir: &dir,
         };
-        if Path::new(path).is_absolute() {
-            escapes(
-                self,
-                Some("matcher paths are relative to the file that names them"),
-            );
-            return None;
-        }
-        let joined = normalize(&dir.join(path));
-        if !joined.starts_with(&root) {
-            escapes(self, None);
-            return None;
-        }
-        let canon = match std::fs::canonicalize(&joined) {
-            Ok(c) => c,
+        let bytes = match search.read(path) {
+            Ok(f) => f.bytes,
             Err(e) => {
-                self.err(
-                    Diagnostic::new(
-                        codes::MATCHER_NOT_FOUND,
-                        span,
-                        format!("cannot find matcher module `{path}`"),
-                    )
-                    .with_label(io_reason(&e)),
-                );
-                return None;
-            }
-        };
-        if !canon.starts_with(&root) {
-            escapes(self, Some("a symbolic link leads outside the root"));
-            return None;
-        }
-        let bytes = match std::fs::read(&canon) {
-            Ok(b) => b,
-            Err(e) => {
-                self.err(
-                    Diagnostic::new(
-                        codes::MATCHER_NOT_FOUND,
-                        span,
-                        format!("cannot read matcher module `{path}`"),
-                    )
-                    .with_label(io_reason(&e)),
-                );
+                self.err(e.to_diagnostic(span));
                 return None;
             }
         };

@@ -7,6 +7,7 @@
 use super::cycles::find_cycles;
 use crate::ast;
 use crate::diag::{codes, did_you_mean, Diagnostic, Diagnostics};
+use crate::paths::{io_reason, normalize};
 use crate::span::{FileId, SourceMap, Span};
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::HashMap;
@@ -406,36 +407,6 @@ fn read_text(p: &Path) -> Result<String, String> {
             e.utf8_error().valid_up_to()
         )
     })
-}
-
-pub fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            let s = e.to_string();
-            // "Is a directory (os error 21)" -> "is a directory"
-            let s = s.split(" (os error").next().unwrap_or(&s).to_string();
-            s.to_lowercase()
-        }
-    }
-}
-
-/// Lexically normalise `a/./b/../c` → `a/c` (no file system access).
-pub fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 fn normalize_display(p: &Path) -> String {
