@@ -11,7 +11,8 @@
 //!
 //! Needs root (CI runs as root); without root it says so loudly and skips.
 //! `POL_KERNEL_POLICIES` (default 50) sets how many random policies,
-//! `POL_KERNEL_SEED` the first seed.
+//! `POL_KERNEL_SEED` the first seed; `POL_KERNEL_INPUT_POLICIES` (default
+//! 20) how many random `hook input` policies (inbound.rs).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -22,6 +23,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod inbound;
 mod plan;
 mod probe;
 mod scripts;
@@ -40,6 +42,12 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("__in_ns") {
         std::process::exit(probe::child_main(Path::new(&args[2])));
+    }
+    if args.get(1).map(String::as_str) == Some("__in_ns_input") {
+        std::process::exit(inbound::child_main(Path::new(&args[2])));
+    }
+    if args.get(1).map(String::as_str) == Some("__input_peer") {
+        std::process::exit(inbound::peer_main(Path::new(&args[2])));
     }
     if args.iter().any(|a| a == "--list") {
         return;
@@ -72,6 +80,10 @@ fn main() {
         }
     };
     run("random_policies_behave_as_evaluated", &random_policies);
+    run(
+        "random_input_policies_behave_as_evaluated",
+        &inbound::random_input_policies,
+    );
     for (name, f) in scripts::TESTS {
         run(name, f);
     }
@@ -277,16 +289,7 @@ fn random_policies() -> Result<String, String> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(50);
-    let seed0: u64 = std::env::var("POL_KERNEL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(1)
-                % 1_000_000
-        });
+    let seed0 = first_seed();
     let probes = standard_probes();
     let mut total = 0;
     let mut stats = std::collections::BTreeMap::new();
@@ -333,6 +336,21 @@ fn random_policies() -> Result<String, String> {
     } else {
         Err(failures.join("\n"))
     }
+}
+
+/// The first seed of the random tests: `POL_KERNEL_SEED`, else from the
+/// clock.
+pub fn first_seed() -> u64 {
+    std::env::var("POL_KERNEL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(1)
+                % 1_000_000
+        })
 }
 
 /// Count observed outcomes (allow / drop / reject / deny) of a case.

@@ -395,3 +395,142 @@ pub fn bench_policy(n: usize, seed: u64) -> (Program, SourceMap) {
     }
     b.finish("bench.pol")
 }
+
+/// The kernel input test's addresses: the probes come from the peer
+/// namespace's sources and go to the policy namespace's local addresses.
+pub const INPUT_SRC_V4: [&str; 5] = [
+    "192.0.2.2",
+    "198.18.0.1",
+    "198.18.0.77",
+    "198.18.1.5",
+    "198.19.255.1",
+];
+pub const INPUT_SRC_V6: [&str; 5] = [
+    "2001:db8:f::2",
+    "2001:db8:100::1",
+    "2001:db8:100::4d",
+    "2001:db8:101::5",
+    "2001:db8:1ff::1",
+];
+pub const INPUT_DST_V4: [&str; 3] = ["192.0.2.1", "203.0.113.1", "203.0.113.77"];
+pub const INPUT_DST_V6: [&str; 3] = ["2001:db8:f::1", "2001:db8:300::1", "2001:db8:300::4d"];
+
+/// A random source set for an input rule: the output test's sets (over
+/// 198.18.0.0/15 and 2001:db8:100::/40) plus, sometimes, the peer's
+/// on-link addresses.
+fn random_from(rng: &mut Rng) -> AddrSet {
+    if rng.chance(30) {
+        return AddrSet::any();
+    }
+    let mut s = random_addrs(rng);
+    if rng.chance(30) {
+        s = s.union(&match rng.below(4) {
+            0 => v4("192.0.2.0", 24),
+            1 => v4("192.0.2.2", 32),
+            2 => v6("2001:db8:f::", 64),
+            _ => v6("2001:db8:f::2", 128),
+        });
+    }
+    s
+}
+
+/// A random destination set for an input rule, over the policy
+/// namespace's local addresses.
+fn random_to(rng: &mut Rng) -> AddrSet {
+    let v4_choices: [(&str, u8); 6] = [
+        ("192.0.2.1", 32),
+        ("192.0.2.0", 24),
+        ("203.0.113.0", 24),
+        ("203.0.113.77", 32),
+        ("203.0.113.0", 26),
+        ("203.0.113.1", 32),
+    ];
+    let v6_choices: [(&str, u8); 6] = [
+        ("2001:db8:f::1", 128),
+        ("2001:db8:f::", 64),
+        ("2001:db8:300::", 48),
+        ("2001:db8:300::4d", 128),
+        ("2001:db8:300::40", 122),
+        ("2001:db8:300::1", 128),
+    ];
+    let mut s = AddrSet::empty();
+    match rng.below(10) {
+        0..=2 => return AddrSet::any(),
+        3 => {
+            return AddrSet {
+                v4: IntervalSet::full(),
+                v6: IntervalSet::empty(),
+            }
+        }
+        4 => {
+            return AddrSet {
+                v4: IntervalSet::empty(),
+                v6: IntervalSet::full(),
+            }
+        }
+        5 => {
+            // A range across prefixes.
+            s = s.union(&AddrSet::v4_range(
+                Ipv4Addr::new(203, 0, 113, 50),
+                Ipv4Addr::new(203, 0, 113, 100),
+            ));
+        }
+        _ => {}
+    }
+    for _ in 0..1 + rng.below(3) {
+        if rng.chance(50) {
+            let (a, l) = *rng.pick(&v4_choices);
+            s = s.union(&v4(a, l));
+        } else {
+            let (a, l) = *rng.pick(&v6_choices);
+            s = s.union(&v6(a, l));
+        }
+    }
+    s
+}
+
+/// A random `hook input` policy for the kernel test: no groups (on input
+/// they match only packets with a local socket), random sources,
+/// destinations, services, all three verdicts, up to 20 rules.
+pub fn kernel_input_policy(seed: u64) -> (Program, SourceMap) {
+    let mut rng = Rng::new(seed ^ 0x1_0000_0000);
+    let mut b = Builder::new();
+    let verdicts = [Verdict::Allow, Verdict::Drop, Verdict::Reject];
+    let p = b.policy(
+        &format!("ingress-{seed}"),
+        Hook::Input,
+        *rng.pick(&verdicts),
+    );
+    let n = 1 + rng.below(20);
+    for _ in 0..n {
+        let from = random_from(&mut rng);
+        let to = random_to(&mut rng);
+        let service = random_service(&mut rng);
+        let verdict = *rng.pick(&verdicts);
+        let r = b.rule(
+            p,
+            verdict,
+            Match {
+                groups: None,
+                from,
+                to,
+                service,
+                via: None,
+            },
+        );
+        if rng.chance(15) {
+            r.log = Some(Log {
+                prefix: if rng.chance(70) {
+                    Some(rng_hostile(seed, 0).to_string())
+                } else {
+                    None
+                },
+            });
+        }
+        r.counter = rng.chance(20);
+        if rng.chance(15) {
+            r.comment = Some(rng_hostile(seed, 1).to_string());
+        }
+    }
+    b.finish(&format!("kernel-input-{seed}.pol"))
+}
