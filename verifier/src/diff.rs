@@ -173,6 +173,11 @@ pub fn diff(
                 ));
                 continue;
             }
+            // The solver's values are arbitrary (`ff77:ffff:…`); show a
+            // readable packet of the same region.
+            let pk = witness::tidy(&pk, &[po, p], &|q| {
+                po.evaluate(old.0, q).0 == bo && p.evaluate(new.0, q).0 == bn
+            });
             let mut w = witness::make(new.0, &pk, vn, &[]);
             if w.group.is_none() {
                 w.group = witness::group_of(old.0, &pk, &[]);
