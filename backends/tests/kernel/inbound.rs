@@ -2,10 +2,11 @@
 //! on input they match only packets with a local socket) are loaded into a
 //! fresh network + mount namespace (the policy side, `kernel __in_ns_input
 //! DIR`), whose veth's far end lives in a second network namespace (the
-//! peer, `ip netns add peer` under a private tmpfs on /run/netns) with
-//! several IPv4 and IPv6 source addresses. The policy side listens on
-//! every probed TCP and UDP port; the peer (`kernel __input_peer DIR`, run
-//! with `ip netns exec peer`) sends every probe concurrently and sees:
+//! peer, `ip netns add peer` under a private tmpfs) with several IPv4 and
+//! IPv6 source addresses. The policy side (ICMP error rate limits off)
+//! listens on every probed TCP and UDP port; the peer (`kernel
+//! __input_peer DIR`, run with `ip netns exec peer`) sends every probe
+//! concurrently and sees:
 //! - TCP: connected = allow, ECONNREFUSED (the reset) = reject, pending =
 //!   drop;
 //! - UDP: the policy side's socket received it = allow, else the peer's
@@ -44,8 +45,9 @@ const WAIT: Duration = Duration::from_millis(250);
 /// routes both ways, and no ICMP error rate limits on the policy side (a
 /// UDP reject is an ICMP error; the limits would turn some into drops).
 const NET_SETUP: &str = "set -e
-mkdir -p /run/netns
-mount -t tmpfs pol-netns /run/netns
+# `ip netns add` keeps its files in /run/netns: a private tmpfs there (or,
+# when the host has no /run/netns, on /run) leaves no trace on the host.
+mount -t tmpfs pol-netns /run/netns 2>/dev/null || { mount -t tmpfs pol-run /run && mkdir /run/netns; }
 ip netns add peer
 ip link set lo up
 ip -n peer link set lo up
@@ -99,7 +101,8 @@ fn is_icmp(proto: u8) -> bool {
 /// Every (source, destination, service) of the input test.
 pub fn input_probes() -> Vec<InProbe> {
     let mut v = Vec::new();
-    let fams: [(&[&str], &[&str], &[(u8, u16)]); 2] = [
+    type Family<'a> = (&'a [&'a str], &'a [&'a str], &'a [(u8, u16)]);
+    let fams: [Family<'_>; 2] = [
         (
             &gen::INPUT_SRC_V4,
             &gen::INPUT_DST_V4,
@@ -351,14 +354,20 @@ fn family(a: IpAddr) -> AddressFamily {
 
 fn wildcard(v6: bool, port: u16) -> SocketAddr {
     if v6 {
-        SocketAddr::V6(SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, port, 0, 0))
+        SocketAddr::V6(SocketAddrV6::new(
+            std::net::Ipv6Addr::UNSPECIFIED,
+            port,
+            0,
+            0,
+        ))
     } else {
         SocketAddr::V4(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, port))
     }
 }
 
 fn policy_side(dir: &Path) -> Result<(), String> {
-    let probes = read_plan(&std::fs::read_to_string(dir.join("plan.txt")).map_err(|e| e.to_string())?)?;
+    let probes =
+        read_plan(&std::fs::read_to_string(dir.join("plan.txt")).map_err(|e| e.to_string())?)?;
     sh(NET_SETUP, &[])?;
     sh(&format!("nft -c -f {0}/ruleset.nft && nft -f {0}/ruleset.nft && nft list ruleset >{0}/listed.nft", dir.display()), &[])?;
     let e = |what: &'static str| move |x: Errno| format!("{what}: {x}");
@@ -454,7 +463,8 @@ struct Sent {
 }
 
 fn peer_side(dir: &Path) -> Result<(), String> {
-    let probes = read_plan(&std::fs::read_to_string(dir.join("plan.txt")).map_err(|e| e.to_string())?)?;
+    let probes =
+        read_plan(&std::fs::read_to_string(dir.join("plan.txt")).map_err(|e| e.to_string())?)?;
     let e = |what: &'static str| move |x: Errno| format!("{what}: {x}");
     // Echo replies arrive on these (raw sockets see every ICMP packet).
     let rx4 = net::socket_with(
@@ -485,7 +495,8 @@ fn peer_side(dir: &Path) -> Result<(), String> {
                 } else {
                     SocketType::DGRAM
                 };
-                let fd = net::socket_with(fam, ty, SocketFlags::NONBLOCK, None).map_err(e("socket"))?;
+                let fd =
+                    net::socket_with(fam, ty, SocketFlags::NONBLOCK, None).map_err(e("socket"))?;
                 net::bind(&fd, &src).map_err(|x| format!("bind {src}: {x}"))?;
                 let mut err = match net::connect(&fd, &dst) {
                     Ok(()) => None,
@@ -504,7 +515,8 @@ fn peer_side(dir: &Path) -> Result<(), String> {
                     net::ipproto::ICMPV6
                 };
                 let fd = net::socket(fam, SocketType::RAW, Some(proto)).map_err(e("raw socket"))?;
-                net::bind(&fd, &SocketAddr::new(p.src, 0)).map_err(|x| format!("bind {}: {x}", p.src))?;
+                net::bind(&fd, &SocketAddr::new(p.src, 0))
+                    .map_err(|x| format!("bind {}: {x}", p.src))?;
                 let mut pkt = vec![if p.proto == 1 { 8u8 } else { 128u8 }, 0, 0, 0];
                 pkt.extend_from_slice(&id.to_be_bytes());
                 pkt.extend_from_slice(&1u16.to_be_bytes());
@@ -514,7 +526,8 @@ fn peer_side(dir: &Path) -> Result<(), String> {
                     pkt[2..4].copy_from_slice(&c.to_be_bytes());
                 }
                 // The kernel fills in the ICMPv6 checksum.
-                let err = net::sendto(&fd, &pkt, SendFlags::DONTWAIT, &SocketAddr::new(p.dst, 0)).err();
+                let err =
+                    net::sendto(&fd, &pkt, SendFlags::DONTWAIT, &SocketAddr::new(p.dst, 0)).err();
                 sent.push(Sent { fd: None, err });
             }
             other => return Err(format!("unsupported probe protocol {other}")),
@@ -526,20 +539,19 @@ fn peer_side(dir: &Path) -> Result<(), String> {
     drain_replies(&rx4, &rx6, &mut replies);
     let mut out = String::new();
     for (i, (p, s)) in probes.iter().zip(&sent).enumerate() {
-        let so_error = s.fd.as_ref().and_then(|fd| match net::sockopt::socket_error(fd) {
-            Ok(Err(x)) => Some(x),
-            _ => None,
-        });
-        let refused = |x: Option<Errno>| {
-            matches!(x, Some(x) if x == Errno::CONNREFUSED || x == Errno::HOSTUNREACH || x == Errno::ACCESS)
-        };
+        let so_error =
+            s.fd.as_ref()
+                .and_then(|fd| match net::sockopt::socket_error(fd) {
+                    Ok(Err(x)) => Some(x),
+                    _ => None,
+                });
+        let refused = |x: Option<Errno>| matches!(x, Some(x) if x == Errno::CONNREFUSED || x == Errno::HOSTUNREACH || x == Errno::ACCESS);
         let refused = refused(so_error) || refused(s.err);
         let obs = match p.proto {
             6 => {
-                let connected = s
-                    .fd
-                    .as_ref()
-                    .is_some_and(|fd| matches!(net::getpeername(fd), Ok(Some(_))));
+                let connected =
+                    s.fd.as_ref()
+                        .is_some_and(|fd| matches!(net::getpeername(fd), Ok(Some(_))));
                 if refused {
                     Observed::Reject
                 } else if connected && so_error.is_none() && s.err.is_none() {
@@ -578,7 +590,9 @@ fn peer_side(dir: &Path) -> Result<(), String> {
 /// Every echo reply received since the last call, as (replier, echo id).
 fn drain_replies(rx4: &OwnedFd, rx6: &OwnedFd, replies: &mut HashSet<(IpAddr, u16)>) {
     let mut buf = vec![0u8; 4096];
-    let be = |b: &[u8], i: usize| -> Option<u16> { Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?])) };
+    let be = |b: &[u8], i: usize| -> Option<u16> {
+        Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
+    };
     // IPv4 raw sockets receive the IP header too.
     while let Ok((n, _, _)) = net::recvfrom(rx4, &mut buf[..], RecvFlags::DONTWAIT) {
         let b = &buf[..n.min(buf.len())];
@@ -595,7 +609,9 @@ fn drain_replies(rx4: &OwnedFd, rx6: &OwnedFd, replies: &mut HashSet<(IpAddr, u1
     }
     while let Ok((n, _, from)) = net::recvfrom(rx6, &mut buf[..], RecvFlags::DONTWAIT) {
         let b = &buf[..n.min(buf.len())];
-        let src = from.and_then(|a| SocketAddr::try_from(a).ok()).map(|a| a.ip());
+        let src = from
+            .and_then(|a| SocketAddr::try_from(a).ok())
+            .map(|a| a.ip());
         if let (Some(src), Some(129), Some(id)) = (src, b.first().copied(), be(b, 4)) {
             replies.insert((src, id));
         }
