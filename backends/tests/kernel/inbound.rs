@@ -16,6 +16,12 @@
 //!   apart).
 //!
 //! Every observation is compared with the reference evaluator.
+//!
+//! The same machinery probes the input policies of the examples and
+//! fixtures (`probe_program_inputs`, from scripts.rs): the plan then also
+//! holds sources and destinations derived from the policy's `from` / `to`
+//! sets, which the policy side adds to the peer / itself, with host routes
+//! both ways, before probing.
 //! `POL_KERNEL_INPUT_POLICIES` (default 20) sets how many policies;
 //! `POL_KERNEL_SEED` the first seed; `POL_KERNEL_KEEP` keeps artifacts.
 
@@ -25,13 +31,14 @@ use super::{check_comments, first_seed, parse_addr, temp_dir, write_artifacts};
 use crate::support::{eval, gen};
 use pol_backends::BuildOptions;
 use pol_lang::ast::{Hook, Verdict};
-use pol_lang::ir::{Packet, Policy, Program};
+use pol_lang::ir::{Packet, Policy, PolicyId, Program};
+use pol_lang::sets::AddrSet;
 use pol_lang::span::SourceMap;
 use rustix::io::Errno;
 use rustix::net::{self, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
-use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::Command;
@@ -98,37 +105,289 @@ fn is_icmp(proto: u8) -> bool {
     proto == 1 || proto == 58
 }
 
+fn parse_all(list: &[&str]) -> Vec<IpAddr> {
+    list.iter().filter_map(|s| s.parse().ok()).collect()
+}
+
+/// Every (source, destination, service) of one family, crossed.
+fn cross(srcs: &[IpAddr], dsts: &[IpAddr], svcs: &[(u8, u16)], out: &mut Vec<InProbe>) {
+    for &src in srcs {
+        for &dst in dsts {
+            for &(proto, dport) in svcs {
+                out.push(InProbe {
+                    proto,
+                    src,
+                    dst,
+                    dport,
+                });
+            }
+        }
+    }
+}
+
 /// Every (source, destination, service) of the input test.
 pub fn input_probes() -> Vec<InProbe> {
     let mut v = Vec::new();
-    type Family<'a> = (&'a [&'a str], &'a [&'a str], &'a [(u8, u16)]);
-    let fams: [Family<'_>; 2] = [
-        (
-            &gen::INPUT_SRC_V4,
-            &gen::INPUT_DST_V4,
-            &gen::PROBE_SERVICES_V4,
-        ),
-        (
-            &gen::INPUT_SRC_V6,
-            &gen::INPUT_DST_V6,
-            &gen::PROBE_SERVICES_V6,
-        ),
-    ];
-    for (srcs, dsts, svcs) in fams {
-        for s in srcs {
-            for d in dsts {
-                for &(proto, dport) in svcs {
-                    v.push(InProbe {
-                        proto,
-                        src: s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-                        dst: d.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-                        dport,
-                    });
+    cross(
+        &parse_all(&gen::INPUT_SRC_V4),
+        &parse_all(&gen::INPUT_DST_V4),
+        &gen::PROBE_SERVICES_V4,
+        &mut v,
+    );
+    cross(
+        &parse_all(&gen::INPUT_SRC_V6),
+        &parse_all(&gen::INPUT_DST_V6),
+        &gen::PROBE_SERVICES_V6,
+        &mut v,
+    );
+    v
+}
+
+/// Derived addresses per family (sources, destinations), services, and the
+/// whole plan: at most this many of each / in all.
+const MAX_DERIVED_ADDRS: usize = 3;
+const MAX_DERIVED_SERVICES: usize = 5;
+const MAX_PLAN: usize = 480;
+
+/// An address the test may put on either namespace's veth: a unicast,
+/// non-loopback, non-link-local address outside the veth's own link
+/// networks (192.0.2.0/24, 2001:db8:f::/64).
+fn assignable(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) => {
+            let o = v.octets();
+            !(o[0] == 0
+                || o[0] == 127
+                || o[0] >= 224
+                || (o[0] == 169 && o[1] == 254)
+                || (o[0], o[1], o[2]) == (192, 0, 2))
+        }
+        IpAddr::V6(v) => {
+            let s = v.segments();
+            !(s[0] >> 8 == 0
+                || s[0] & 0xffc0 == 0xfe80
+                || s[0] & 0xffc0 == 0xfec0
+                || s[0] >> 8 == 0xff
+                || (s[0], s[1], s[2], s[3]) == (0x2001, 0xdb8, 0xf, 0))
+        }
+    }
+}
+
+/// One host inside each range of `set` (the first host: the range's second
+/// address when it has more than two, else its first), IPv4 then IPv6.
+fn hosts_in(set: &AddrSet) -> Vec<IpAddr> {
+    let mut v = Vec::new();
+    for &(lo, hi) in set.v4.ranges() {
+        let h = if hi - lo >= 2 { lo + 1 } else { lo };
+        v.push(IpAddr::V4(Ipv4Addr::from(h)));
+    }
+    for &(lo, hi) in set.v6.ranges() {
+        let h = if hi - lo >= 2 { lo + 1 } else { lo };
+        v.push(IpAddr::V6(Ipv6Addr::from(h)));
+    }
+    v
+}
+
+pub const NO_INPUT: &str = "no input policy";
+
+/// Why the `hook input` policies of `program` cannot be probed from the
+/// peer, if they cannot: a rule with groups matches only packets with a
+/// local socket, which the reference evaluator (packets from the peer have
+/// none) and the kernel (`socket cgroupv2` finds the listener) see
+/// differently.
+pub fn unprobeable(program: &Program) -> Option<&'static str> {
+    let inputs: Vec<&Policy> = program
+        .policies
+        .iter()
+        .filter(|p| p.hook == Hook::Input)
+        .collect();
+    if inputs.is_empty() {
+        Some(NO_INPUT)
+    } else if inputs
+        .iter()
+        .any(|p| p.rules.iter().any(|r| r.matches.groups.is_some()))
+    {
+        Some("input policy with groups: not probed")
+    } else {
+        None
+    }
+}
+
+/// The probes for the `hook input` policies of a real program: the fixed
+/// sources, destinations and services of `input_probes`, plus one host
+/// inside each network the rules name in `from` (added to the peer) and in
+/// `to` (added to the policy side), and a few TCP/UDP ports of each rule's
+/// services; crossed per family, thinned (deterministically) to `MAX_PLAN`.
+pub fn input_probes_for(program: &Program) -> Vec<InProbe> {
+    let fixed_src = [parse_all(&gen::INPUT_SRC_V4), parse_all(&gen::INPUT_SRC_V6)].concat();
+    let fixed_dst = [parse_all(&gen::INPUT_DST_V4), parse_all(&gen::INPUT_DST_V6)].concat();
+    let rules: Vec<&pol_lang::ir::Rule> = program
+        .policies
+        .iter()
+        .filter(|p| p.hook == Hook::Input)
+        .flat_map(|p| &p.rules)
+        .collect();
+    let mut srcs = fixed_src.clone();
+    let mut dsts = fixed_dst.clone();
+    let mut derived = [0usize; 4]; // sources v4, v6; destinations v4, v6
+    for r in &rules {
+        for a in hosts_in(&r.matches.from) {
+            let k = usize::from(a.is_ipv6());
+            if assignable(a)
+                && !srcs.contains(&a)
+                && !dsts.contains(&a)
+                && derived[k] < MAX_DERIVED_ADDRS
+            {
+                derived[k] += 1;
+                srcs.push(a);
+            }
+        }
+    }
+    for r in &rules {
+        let to = match r.matches.via {
+            Some(t) => r.matches.to.intersect(&program.tunnel(t).routes),
+            None => r.matches.to.clone(),
+        };
+        for a in hosts_in(&to) {
+            let k = 2 + usize::from(a.is_ipv6());
+            if assignable(a)
+                && !srcs.contains(&a)
+                && !dsts.contains(&a)
+                && derived[k] < MAX_DERIVED_ADDRS
+            {
+                derived[k] += 1;
+                dsts.push(a);
+            }
+        }
+    }
+    let mut extra: Vec<(u8, u16)> = Vec::new();
+    for r in &rules {
+        let Some(svc) = &r.matches.service else {
+            continue;
+        };
+        for proto in [6u8, 17] {
+            let Some(ports) = svc.protos.get(&proto) else {
+                continue;
+            };
+            let mut mine = Vec::new();
+            for &(lo, hi) in ports.ranges() {
+                mine.push(lo.max(1));
+                mine.push(hi.max(1));
+            }
+            for port in mine.into_iter().take(3) {
+                let s = (proto, port);
+                if !gen::PROBE_SERVICES_V4.contains(&s)
+                    && !extra.contains(&s)
+                    && extra.len() < MAX_DERIVED_SERVICES
+                {
+                    extra.push(s);
                 }
             }
         }
     }
+    let mut v = Vec::new();
+    let fam = |v6: bool, list: &[IpAddr]| -> Vec<IpAddr> {
+        list.iter().copied().filter(|a| a.is_ipv6() == v6).collect()
+    };
+    cross(
+        &fam(false, &srcs),
+        &fam(false, &dsts),
+        &[&gen::PROBE_SERVICES_V4[..], &extra].concat(),
+        &mut v,
+    );
+    cross(
+        &fam(true, &srcs),
+        &fam(true, &dsts),
+        &[&gen::PROBE_SERVICES_V6[..], &extra].concat(),
+        &mut v,
+    );
+    if v.len() > MAX_PLAN {
+        // A deterministic pseudo-random subset, in plan order.
+        let mut rng = gen::Rng::new(v.len() as u64);
+        let mut keep: Vec<usize> = (0..v.len()).collect();
+        for i in (1..keep.len()).rev() {
+            keep.swap(i, rng.below(i + 1));
+        }
+        keep.truncate(MAX_PLAN);
+        keep.sort_unstable();
+        v = keep.into_iter().map(|i| v[i].clone()).collect();
+    }
     v
+}
+
+/// Probe the `hook input` policies of a real program (examples and
+/// fixtures): only those policies are loaded (an output policy would also
+/// filter the policy side's answers). Returns the number of probes sent.
+pub fn probe_program_inputs(
+    tag: &str,
+    program: &Program,
+    sources: &SourceMap,
+) -> Result<usize, String> {
+    let mut only = program.clone();
+    only.policies.retain(|p| p.hook == Hook::Input);
+    for (i, p) in only.policies.iter_mut().enumerate() {
+        p.id = PolicyId(u32::try_from(i).map_err(|e| e.to_string())?);
+    }
+    only.tests.clear();
+    let probes = input_probes_for(&only);
+    let dir = temp_dir(tag);
+    let mut stats = BTreeMap::new();
+    let n = input_case(
+        &dir,
+        &only,
+        sources,
+        &BuildOptions::default(),
+        &probes,
+        &mut stats,
+    )?;
+    if std::env::var_os("POL_KERNEL_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(n)
+}
+
+/// The addresses a plan uses beyond the fixed ones: each extra source on
+/// the peer (a host route to it on the policy side), each extra
+/// destination on the policy side (a host route to it on the peer).
+fn extra_addr_setup(probes: &[InProbe]) -> String {
+    let fixed_src = [parse_all(&gen::INPUT_SRC_V4), parse_all(&gen::INPUT_SRC_V6)].concat();
+    let fixed_dst = [parse_all(&gen::INPUT_DST_V4), parse_all(&gen::INPUT_DST_V6)].concat();
+    let srcs: BTreeSet<IpAddr> = probes
+        .iter()
+        .map(|p| p.src)
+        .filter(|a| !fixed_src.contains(a))
+        .collect();
+    let dsts: BTreeSet<IpAddr> = probes
+        .iter()
+        .map(|p| p.dst)
+        .filter(|a| !fixed_dst.contains(a))
+        .collect();
+    let mut s = String::from("set -e\n");
+    for a in srcs {
+        let _ = match a {
+            IpAddr::V4(_) => writeln!(
+                s,
+                "ip -n peer addr add {a}/32 dev veth1\nip route add {a}/32 via 192.0.2.2"
+            ),
+            IpAddr::V6(_) => writeln!(
+                s,
+                "ip -n peer -6 addr add {a}/128 dev veth1 nodad\nip -6 route add {a}/128 via 2001:db8:f::2"
+            ),
+        };
+    }
+    for a in dsts {
+        let _ = match a {
+            IpAddr::V4(_) => writeln!(
+                s,
+                "ip addr add {a}/32 dev veth0\nip -n peer route add {a}/32 via 192.0.2.1"
+            ),
+            IpAddr::V6(_) => writeln!(
+                s,
+                "ip -6 addr add {a}/128 dev veth0 nodad\nip -n peer -6 route add {a}/128 via 2001:db8:f::1"
+            ),
+        };
+    }
+    s
 }
 
 /// `probe IDX PROTO SRC DST DPORT`, one line each.
@@ -369,12 +628,13 @@ fn policy_side(dir: &Path) -> Result<(), String> {
     let probes =
         read_plan(&std::fs::read_to_string(dir.join("plan.txt")).map_err(|e| e.to_string())?)?;
     sh(NET_SETUP, &[])?;
+    sh(&extra_addr_setup(&probes), &[])?;
     sh(&format!("nft -c -f {0}/ruleset.nft && nft -f {0}/ruleset.nft && nft list ruleset >{0}/listed.nft", dir.display()), &[])?;
     let e = |what: &'static str| move |x: Errno| format!("{what}: {x}");
     // A TCP listener and a UDP socket on every probed (family, port).
     let mut keep = Vec::new();
     let mut udp: Vec<(u16, OwnedFd)> = Vec::new();
-    let ports: std::collections::BTreeSet<(bool, u8, u16)> = probes
+    let ports: BTreeSet<(bool, u8, u16)> = probes
         .iter()
         .filter(|p| !is_icmp(p.proto))
         .map(|p| (p.dst.is_ipv6(), p.proto, p.dport))

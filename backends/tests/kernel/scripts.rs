@@ -2,7 +2,8 @@
 //! the hostile fixture, tunnels.sh, apply.sh, and shellcheck over every
 //! generated script.
 
-use super::{probe_case, run_in_ns, standard_probes, temp_dir, write_artifacts};
+use super::{probe_case, run_in_ns, temp_dir, write_artifacts};
+use crate::inbound;
 use crate::plan::{Ctx, Probe};
 use crate::probe::sh;
 use pol_backends::BuildOptions;
@@ -185,46 +186,49 @@ fn contexts_for(program: &Program) -> Vec<Ctx> {
     v
 }
 
-fn load_and_probe(tag: &str, program: &Program, sources: &SourceMap) -> Result<usize, String> {
-    let dir = temp_dir(tag);
-    std::fs::write(dir.join("setup.sh"), setup_script(program)).map_err(|e| e.to_string())?;
+/// Load `program` and probe its output policies from every context (the
+/// `__in_ns` child) and its input policies from the peer namespace
+/// (inbound.rs). Returns the number of probes sent and, when the input
+/// policies could not be probed, why.
+fn load_and_probe(
+    tag: &str,
+    program: &Program,
+    sources: &SourceMap,
+) -> Result<(usize, Option<&'static str>), String> {
     let has_output = program
         .policies
         .iter()
         .any(|p| p.hook == pol_lang::ast::Hook::Output);
-    let (ctxs, probes) = if has_output {
-        (contexts_for(program), probes_for(program))
-    } else {
-        (
-            vec![Ctx {
-                cgroup: None,
-                classid: 0,
-            }],
-            standard_probes(),
-        )
-    };
-    if !has_output {
-        // Input-only policies: load and list only (output probes test nothing).
+    let why_not_input = inbound::unprobeable(program);
+    let mut n = 0;
+    if has_output {
+        let dir = temp_dir(tag);
+        std::fs::write(dir.join("setup.sh"), setup_script(program)).map_err(|e| e.to_string())?;
+        n += probe_case(
+            &dir,
+            program,
+            sources,
+            &BuildOptions::default(),
+            &contexts_for(program),
+            &probes_for(program),
+        )?;
+        cleanup(program);
+        let _ = std::fs::remove_dir_all(&dir);
+    } else if why_not_input.is_some() {
+        // Nothing to probe: load and list only.
+        let dir = temp_dir(tag);
+        std::fs::write(dir.join("setup.sh"), setup_script(program)).map_err(|e| e.to_string())?;
         write_artifacts(&dir, program, sources, &BuildOptions::default())?;
         std::fs::write(dir.join("plan.txt"), "").map_err(|e| e.to_string())?;
         run_in_ns(&dir)?;
         let listed = std::fs::read_to_string(dir.join("listed.nft")).map_err(|e| e.to_string())?;
         super::check_comments(program, sources, &listed)?;
         let _ = std::fs::remove_dir_all(&dir);
-        return Ok(0);
     }
-    let _ = probes.len();
-    let n = probe_case(
-        &dir,
-        program,
-        sources,
-        &BuildOptions::default(),
-        &ctxs,
-        &probes,
-    )?;
-    cleanup(program);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(n)
+    if why_not_input.is_none() {
+        n += inbound::probe_program_inputs(&format!("{tag}-input"), program, sources)?;
+    }
+    Ok((n, why_not_input.filter(|w| *w != inbound::NO_INPUT)))
 }
 
 /// Remove the cgroups a case created on the host's cgroup2 hierarchy
@@ -251,10 +255,13 @@ fn examples_and_fixtures() -> Result<String, String> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let n = load_and_probe(&format!("ex-{name}"), program, sources)
+        let (n, note) = load_and_probe(&format!("ex-{name}"), program, sources)
             .map_err(|e| format!("{}: {e}", f.display()))?;
         total += n;
-        report.push(format!("{name}: {n}"));
+        match note {
+            Some(why) => report.push(format!("{name}: {n} ({why})")),
+            None => report.push(format!("{name}: {n}")),
+        }
     }
     Ok(format!(
         "{} inputs loaded, {total} probes sent ({})",
@@ -274,7 +281,7 @@ fn hostile_fixture() -> Result<String, String> {
     for s in ["cgroups.sh", "tunnels.sh", "tuning.sh", "apply.sh"] {
         sh(&format!("sh -n '{}/{s}'", dir.display()), &[])?;
     }
-    let n = load_and_probe("hostile", &program, &c.sources)?;
+    let (n, _) = load_and_probe("hostile", &program, &c.sources)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(format!("{n} probes sent"))
 }
