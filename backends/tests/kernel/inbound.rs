@@ -26,7 +26,7 @@
 //! `POL_KERNEL_SEED` the first seed; `POL_KERNEL_KEEP` keeps artifacts.
 
 use super::plan::Observed;
-use super::probe::sh;
+use super::probe::{checksum, sh};
 use super::{check_comments, first_seed, parse_addr, temp_dir, write_artifacts};
 use crate::support::{eval, gen};
 use pol_backends::BuildOptions;
@@ -468,26 +468,6 @@ pub fn random_input_policies() -> Result<String, String> {
     }
 }
 
-/// Run the policy side for `dir` in a new network + mount namespace.
-fn run_in_ns_input(dir: &Path) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new("unshare")
-        .args(["-n", "-m", "--propagation", "private"])
-        .arg(exe)
-        .arg("__in_ns_input")
-        .arg(dir)
-        .output()
-        .map_err(|e| format!("unshare: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "namespace child failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(())
-}
-
 /// Load `program` in a namespace, probe it from the peer, and compare with
 /// the reference evaluator. Returns the number of probes sent.
 fn input_case(
@@ -500,7 +480,7 @@ fn input_case(
 ) -> Result<usize, String> {
     write_artifacts(dir, program, sources, opts)?;
     std::fs::write(dir.join("plan.txt"), write_plan(probes)).map_err(|e| e.to_string())?;
-    let res = run_in_ns_input(dir);
+    let res = super::run_child_in_ns("__in_ns_input", dir);
     let results = std::fs::read_to_string(dir.join("results.txt")).unwrap_or_default();
     res.map_err(|e| format!("{e} (artifacts in {})", dir.display()))?;
     let listed = std::fs::read_to_string(dir.join("listed.nft")).map_err(|e| e.to_string())?;
@@ -876,20 +856,4 @@ fn drain_replies(rx4: &OwnedFd, rx6: &OwnedFd, replies: &mut HashSet<(IpAddr, u1
             replies.insert((src, id));
         }
     }
-}
-
-fn checksum(b: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for ch in b.chunks(2) {
-        let w = if ch.len() == 2 {
-            u16::from_be_bytes([ch[0], ch[1]])
-        } else {
-            u16::from_be_bytes([ch[0], 0])
-        };
-        sum += u32::from(w);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }

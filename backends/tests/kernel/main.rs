@@ -120,11 +120,17 @@ pub fn write_artifacts(
 
 /// Run the probe child for `dir` in a new network + mount namespace.
 pub fn run_in_ns(dir: &Path) -> Result<(), String> {
+    run_child_in_ns("__in_ns", dir)
+}
+
+/// Run this binary's child subcommand `sub` for `dir` in a new network +
+/// mount namespace.
+pub fn run_child_in_ns(sub: &str, dir: &Path) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new("unshare")
         .args(["-n", "-m", "--propagation", "private"])
         .arg(exe)
-        .arg("__in_ns")
+        .arg(sub)
         .arg(dir)
         .output()
         .map_err(|e| format!("unshare: {e}"))?;

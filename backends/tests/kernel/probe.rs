@@ -295,7 +295,8 @@ fn send_probe(p: &super::plan::Probe, id: u16) -> Result<Sent, String> {
     }
 }
 
-fn checksum(b: &[u8]) -> u16 {
+/// The Internet checksum (RFC 1071) of `b`.
+pub fn checksum(b: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for ch in b.chunks(2) {
         let w = if ch.len() == 2 {

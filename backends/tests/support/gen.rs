@@ -312,21 +312,27 @@ pub fn kernel_policy(seed: u64, prefix: &str) -> (Program, SourceMap) {
                 via: None,
             },
         );
-        if rng.chance(15) {
-            r.log = Some(Log {
-                prefix: if rng.chance(70) {
-                    Some(rng_hostile(seed, 0).to_string())
-                } else {
-                    None
-                },
-            });
-        }
-        r.counter = rng.chance(20);
-        if rng.chance(15) {
-            r.comment = Some(rng_hostile(seed, 1).to_string());
-        }
+        random_modifiers(r, &mut rng, seed);
     }
     b.finish(&format!("kernel-{seed}.pol"))
+}
+
+/// Random `log` (sometimes with a hostile prefix), `counter` and hostile
+/// `comment` on a rule.
+fn random_modifiers(r: &mut Rule, rng: &mut Rng, seed: u64) {
+    if rng.chance(15) {
+        r.log = Some(Log {
+            prefix: if rng.chance(70) {
+                Some(rng_hostile(seed, 0).to_string())
+            } else {
+                None
+            },
+        });
+    }
+    r.counter = rng.chance(20);
+    if rng.chance(15) {
+        r.comment = Some(rng_hostile(seed, 1).to_string());
+    }
 }
 
 fn rng_hostile(seed: u64, k: u64) -> &'static str {
@@ -518,19 +524,7 @@ pub fn kernel_input_policy(seed: u64) -> (Program, SourceMap) {
                 via: None,
             },
         );
-        if rng.chance(15) {
-            r.log = Some(Log {
-                prefix: if rng.chance(70) {
-                    Some(rng_hostile(seed, 0).to_string())
-                } else {
-                    None
-                },
-            });
-        }
-        r.counter = rng.chance(20);
-        if rng.chance(15) {
-            r.comment = Some(rng_hostile(seed, 1).to_string());
-        }
+        random_modifiers(r, &mut rng, seed);
     }
     b.finish(&format!("kernel-input-{seed}.pol"))
 }
