@@ -177,7 +177,6 @@ pub const HOSTILE: [&str; 5] = [
 ];
 
 fn random_addrs(rng: &mut Rng) -> AddrSet {
-    let mut s = AddrSet::empty();
     let v4_choices: [(&str, u8); 6] = [
         ("198.18.0.1", 32),
         ("198.18.0.0", 24),
@@ -194,35 +193,43 @@ fn random_addrs(rng: &mut Rng) -> AddrSet {
         ("2001:db8:100::4d", 128),
         ("2001:db8:100::40", 122),
     ];
-    match rng.below(10) {
-        0 | 1 => return AddrSet::any(),
-        2 => {
-            return AddrSet {
-                v4: IntervalSet::full(),
-                v6: IntervalSet::empty(),
-            }
-        }
-        3 => {
-            return AddrSet {
-                v4: IntervalSet::empty(),
-                v6: IntervalSet::full(),
-            }
-        }
-        4 => {
-            // A range across prefixes.
-            s = s.union(&AddrSet::v4_range(
-                Ipv4Addr::new(198, 18, 0, 50),
-                Ipv4Addr::new(198, 18, 1, 10),
-            ));
-        }
-        _ => {}
+    let range = AddrSet::v4_range(Ipv4Addr::new(198, 18, 0, 50), Ipv4Addr::new(198, 18, 1, 10));
+    random_set(rng, 2, &range, &v4_choices, &v6_choices)
+}
+
+/// A random address set: `any` with odds `any_in_10` in 10, else all of one
+/// family (1 in 10 each), else `range` (1 in 10) and/or 1–3 of the choices.
+fn random_set(
+    rng: &mut Rng,
+    any_in_10: usize,
+    range: &AddrSet,
+    v4_choices: &[(&str, u8)],
+    v6_choices: &[(&str, u8)],
+) -> AddrSet {
+    let mut s = AddrSet::empty();
+    let roll = rng.below(10);
+    if roll < any_in_10 {
+        return AddrSet::any();
+    } else if roll == any_in_10 {
+        return AddrSet {
+            v4: IntervalSet::full(),
+            v6: IntervalSet::empty(),
+        };
+    } else if roll == any_in_10 + 1 {
+        return AddrSet {
+            v4: IntervalSet::empty(),
+            v6: IntervalSet::full(),
+        };
+    } else if roll == any_in_10 + 2 {
+        // A range across prefixes.
+        s = s.union(range);
     }
     for _ in 0..1 + rng.below(3) {
         if rng.chance(50) {
-            let (a, l) = *rng.pick(&v4_choices);
+            let (a, l) = *rng.pick(v4_choices);
             s = s.union(&v4(a, l));
         } else {
-            let (a, l) = *rng.pick(&v6_choices);
+            let (a, l) = *rng.pick(v6_choices);
             s = s.union(&v6(a, l));
         }
     }
@@ -459,40 +466,11 @@ fn random_to(rng: &mut Rng) -> AddrSet {
         ("2001:db8:300::40", 122),
         ("2001:db8:300::1", 128),
     ];
-    let mut s = AddrSet::empty();
-    match rng.below(10) {
-        0..=2 => return AddrSet::any(),
-        3 => {
-            return AddrSet {
-                v4: IntervalSet::full(),
-                v6: IntervalSet::empty(),
-            }
-        }
-        4 => {
-            return AddrSet {
-                v4: IntervalSet::empty(),
-                v6: IntervalSet::full(),
-            }
-        }
-        5 => {
-            // A range across prefixes.
-            s = s.union(&AddrSet::v4_range(
-                Ipv4Addr::new(203, 0, 113, 50),
-                Ipv4Addr::new(203, 0, 113, 100),
-            ));
-        }
-        _ => {}
-    }
-    for _ in 0..1 + rng.below(3) {
-        if rng.chance(50) {
-            let (a, l) = *rng.pick(&v4_choices);
-            s = s.union(&v4(a, l));
-        } else {
-            let (a, l) = *rng.pick(&v6_choices);
-            s = s.union(&v6(a, l));
-        }
-    }
-    s
+    let range = AddrSet::v4_range(
+        Ipv4Addr::new(203, 0, 113, 50),
+        Ipv4Addr::new(203, 0, 113, 100),
+    );
+    random_set(rng, 3, &range, &v4_choices, &v6_choices)
 }
 
 /// A random `hook input` policy for the kernel test: no groups (on input
