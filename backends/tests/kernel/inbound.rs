@@ -27,7 +27,7 @@
 
 use super::plan::Observed;
 use super::probe::{checksum, sh};
-use super::{check_comments, first_seed, parse_addr, temp_dir, write_artifacts};
+use super::{check_comments, deciding_site, first_seed, parse_addr, temp_dir, write_artifacts};
 use crate::support::{eval, gen};
 use pol_backends::BuildOptions;
 use pol_lang::ast::{Hook, Verdict};
@@ -509,17 +509,8 @@ fn input_case(
             dport: p.dport,
         };
         let (policy, rule, expected) = input_verdict(program, &packet);
-        let ok = match obs {
-            Observed::Allow => expected == Verdict::Allow,
-            Observed::Deny => expected != Verdict::Allow,
-            Observed::Drop => expected == Verdict::Drop,
-            Observed::Reject => expected == Verdict::Reject,
-        };
-        if !ok {
-            let by = rule.map_or_else(
-                || format!("default ({})", sources.file_line(policy.default_span)),
-                |r| sources.file_line(policy.rules[r].span),
-            );
+        if !obs.agrees(expected) {
+            let by = deciding_site(sources, policy, rule);
             errors.push(format!(
                 "  probe {i} {} {}:{} -> {}:{}: kernel {} ({}), expected {} by {by}",
                 proto_name(p.proto),

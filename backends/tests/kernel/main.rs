@@ -189,6 +189,18 @@ pub fn output_verdict<'a>(
     last.unwrap_or_else(|| (&program.policies[0], None, Verdict::Allow))
 }
 
+/// `FILE:LINE` of the rule that decides (the default's, for `None`).
+pub fn deciding_site(
+    sources: &SourceMap,
+    policy: &pol_lang::ir::Policy,
+    rule: Option<usize>,
+) -> String {
+    rule.map_or_else(
+        || format!("default ({})", sources.file_line(policy.default_span)),
+        |i| sources.file_line(policy.rules[i].span),
+    )
+}
+
 /// Load `program` in a namespace, probe it from every context, and compare
 /// with the reference evaluator. Returns the number of probes sent.
 pub fn probe_case(
@@ -229,17 +241,8 @@ pub fn probe_case(
             dport: p.dport,
         };
         let (policy, rule, expected) = output_verdict(program, &packet);
-        let ok = match obs {
-            Observed::Allow => expected == Verdict::Allow,
-            Observed::Deny => expected != Verdict::Allow,
-            Observed::Drop => expected == Verdict::Drop,
-            Observed::Reject => expected == Verdict::Reject,
-        };
-        if !ok {
-            let by = rule.map_or_else(
-                || format!("default ({})", sources.file_line(policy.default_span)),
-                |i| sources.file_line(policy.rules[i].span),
-            );
+        if !obs.agrees(expected) {
+            let by = deciding_site(sources, policy, rule);
             errors.push(format!(
                 "  ctx {c:?} probe {p:?}: kernel {} ({}), expected {} by {by}",
                 obs.as_str(),

@@ -35,6 +35,17 @@ pub enum Observed {
 }
 
 impl Observed {
+    /// Whether what the kernel did is what the evaluator says.
+    pub fn agrees(self, expected: pol_lang::ast::Verdict) -> bool {
+        use pol_lang::ast::Verdict;
+        match self {
+            Observed::Allow => expected == Verdict::Allow,
+            Observed::Deny => expected != Verdict::Allow,
+            Observed::Drop => expected == Verdict::Drop,
+            Observed::Reject => expected == Verdict::Reject,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Observed::Allow => "allow",
