@@ -13,7 +13,7 @@ use crate::model::CgroupIndex;
 use crate::smt::{Outcome, Smt};
 use crate::{witness, Options};
 use pol_lang::diag::Witness;
-use pol_lang::ir::{Packet, Policy, Program};
+use pol_lang::ir::{Match, Packet, Policy, Program};
 use pol_lang::span::SourceMap;
 use serde::Serialize;
 use z3::ast::{Bool, BV};
@@ -175,7 +175,13 @@ pub fn diff(
             }
             // The solver's values are arbitrary (`ff77:ffff:…`); show a
             // readable packet of the same region.
-            let pk = witness::tidy(&pk, &[po, p], &|q| {
+            let named: Vec<&Match> = po
+                .rules
+                .iter()
+                .chain(&p.rules)
+                .map(|r| &r.matches)
+                .collect();
+            let pk = witness::tidy(&pk, &named, &|q| {
                 po.evaluate(old.0, q).0 == bo && p.evaluate(new.0, q).0 == bn
             });
             let mut w = witness::make(new.0, &pk, vn, &[]);

@@ -4,7 +4,7 @@
 
 use pol_lang::ast::Verdict;
 use pol_lang::diag::Witness;
-use pol_lang::ir::{Addr, GroupId, Packet, Policy, Program};
+use pol_lang::ir::{Addr, GroupId, Match, Packet, Policy, Program};
 use pol_lang::sets::service::proto_name;
 
 /// The name of a group the packet's socket belongs to, preferring `prefer`.
@@ -92,11 +92,11 @@ const MAX_CANDIDATES: usize = 64;
 /// give none; well-known public addresses
 /// (`1.1.1.1`, `2606:4700:4700::1111`) come last, for regions outside
 /// every named network.
-fn candidate_addrs(policies: &[&Policy], v6: bool, dest: bool) -> Vec<Addr> {
+fn candidate_addrs(rules: &[&Match], v6: bool, dest: bool) -> Vec<Addr> {
     let mut out: Vec<Addr> = Vec::new();
-    for pol in policies {
-        for r in &pol.rules {
-            let set = if dest { &r.matches.to } else { &r.matches.from };
+    {
+        for m in rules {
+            let set = if dest { &m.to } else { &m.from };
             if v6 {
                 for &(lo, hi) in set.v6.ranges() {
                     if lo != 0 && hi - lo < 1 << 80 && is_prefix(lo, hi) {
@@ -129,8 +129,8 @@ fn candidate_addrs(policies: &[&Policy], v6: bool, dest: bool) -> Vec<Addr> {
 /// candidates that keeps `same` (the caller's test of what the packet must
 /// show, e.g. "decided by the same rules on both sides"): no class id, uid
 /// and gid 0, source `0.0.0.0` / `::`, a destination that is the first
-/// host of a network some rule of `policies` names.
-pub fn tidy(p: &Packet, policies: &[&Policy], same: &dyn Fn(&Packet) -> bool) -> Packet {
+/// host of a network one of `rules` names (the rules the packet is about).
+pub fn tidy(p: &Packet, rules: &[&Match], same: &dyn Fn(&Packet) -> bool) -> Packet {
     let mut best = p.clone();
     for field in 0..3 {
         attempt(&mut best, same, &|q: &mut Packet| {
@@ -146,13 +146,13 @@ pub fn tidy(p: &Packet, policies: &[&Policy], same: &dyn Fn(&Packet) -> bool) ->
     let v6 = matches!(p.daddr, Addr::V6(_));
     let zero = if v6 { Addr::V6(0) } else { Addr::V4(0) };
     if best.saddr != zero && !attempt(&mut best, same, &|q: &mut Packet| q.saddr = zero) {
-        for a in candidate_addrs(policies, v6, false) {
+        for a in candidate_addrs(rules, v6, false) {
             if attempt(&mut best, same, &|q: &mut Packet| q.saddr = a) {
                 break;
             }
         }
     }
-    for a in candidate_addrs(policies, v6, true) {
+    for a in candidate_addrs(rules, v6, true) {
         if attempt(&mut best, same, &|q: &mut Packet| q.daddr = a) {
             break;
         }

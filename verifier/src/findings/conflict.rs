@@ -70,6 +70,10 @@ pub fn check(
         };
         match found {
             Outcome::Sat(p) => {
+                let (mi, mj) = (&rule.matches, &ctx.policy.rules[first].matches);
+                let p = witness::tidy(&p, &[mi, mj], &|q| {
+                    mi.matches(ctx.program, q) && mj.matches(ctx.program, q)
+                });
                 let prefer = rule.matches.groups.clone().unwrap_or_default();
                 // The rules that can match a packet of `i`: `i` and those overlapping it.
                 let mut cand = earlier.to_vec();

@@ -248,6 +248,22 @@ fn report(
         d = d.with_note("the rules listed cover it together; other earlier rules may decide some of its packets first");
     }
     if let Some(p) = other {
+        // A readable packet decided by the same earlier rule (the rules
+        // before it in `earlier` are the only ones that could take it).
+        let first = |q: &Packet| {
+            earlier
+                .iter()
+                .copied()
+                .find(|&j| ctx.policy.rules[j].matches.matches(ctx.program, q))
+        };
+        let by0 = first(&p);
+        let named: Vec<&pol_lang::ir::Match> = std::iter::once(i)
+            .chain(by0)
+            .map(|j| &ctx.policy.rules[j].matches)
+            .collect();
+        let p = witness::tidy(&p, &named, &|q| {
+            rule.matches.matches(ctx.program, q) && first(q) == by0
+        });
         let prefer = rule.matches.groups.clone().unwrap_or_default();
         // Only earlier rules overlapping `i` can match a packet of `i` before it.
         let (by, got, w) = witness::evaluate_among(ctx.program, ctx.policy, earlier, &p, &prefer);
