@@ -42,6 +42,9 @@ pub struct SolverFlags {
     /// Per-query Z3 resource limit (deterministic across machines, unlike the time limit)
     #[arg(long)]
     pub solver_rlimit: Option<u32>,
+    /// Wall-clock budget of the verification in seconds; past it, open questions are reported `unknown` (0: none)
+    #[arg(long, value_name = "SECONDS", default_value_t = pol_verifier::DEFAULT_DEADLINE_S)]
+    pub verify_deadline_s: u64,
     /// Most steps an exact cell walk may take before Z3 takes over (0: always Z3)
     #[arg(long, hide = true)]
     pub cell_budget: Option<usize>,
@@ -60,6 +63,7 @@ impl SolverFlags {
             rlimit: self.solver_rlimit,
             cell_budget: self.cell_budget,
             listing_budget: self.listing_budget,
+            deadline_s: (self.verify_deadline_s > 0).then_some(self.verify_deadline_s),
             smtlib_dir: self.smt2_dir.clone(),
             ..pol_verifier::Options::default()
         }

@@ -36,6 +36,9 @@ use smt::Smt;
 pub use diff::{DiffRegion, DiffReport};
 pub use explain::Explanation;
 
+/// The default wall-clock budget of one verification (10 minutes).
+pub const DEFAULT_DEADLINE_S: u64 = 600;
+
 /// Limits and switches of the verifier.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -56,6 +59,11 @@ pub struct Options {
     pub smtlib_dir: Option<std::path::PathBuf>,
     /// Most regions `diff` lists per policy.
     pub max_diff_regions: usize,
+    /// Wall-clock budget of one verification, in seconds (`None`: none).
+    /// Past it, the questions still open are answered `unknown` (never a
+    /// pass) instead of being worked on: the cell walks get no steps and
+    /// the solver is not called. Bounds what a hostile policy can cost.
+    pub deadline_s: Option<u64>,
 }
 
 impl Default for Options {
@@ -67,6 +75,7 @@ impl Default for Options {
             listing_budget: None,
             smtlib_dir: None,
             max_diff_regions: 64,
+            deadline_s: Some(DEFAULT_DEADLINE_S),
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Smt {
     pub listing_steps: usize,
     /// Where each query is also written as SMT-LIB (from `Options`).
     smtlib_dir: Option<PathBuf>,
+    /// When the verification's wall-clock budget ends, and its length.
+    deadline: Option<(Instant, u64)>,
 }
 
 impl Smt {
@@ -70,12 +72,32 @@ impl Smt {
                 .listing_budget
                 .unwrap_or(crate::findings::fate::LISTING_STEPS),
             smtlib_dir: opts.smtlib_dir.clone(),
+            deadline: opts
+                .deadline_s
+                .map(|s| (Instant::now() + std::time::Duration::from_secs(s), s)),
             solver,
             vars,
             cgroups,
             queries: Cell::new(0),
             stats: RefCell::new(BTreeMap::new()),
         }
+    }
+
+    /// The verification's wall-clock budget is spent (see
+    /// `Options::deadline_s`).
+    pub fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|(d, _)| Instant::now() >= d)
+    }
+
+    /// The answer to every question asked past the deadline.
+    fn deadline_outcome(&self) -> Option<Outcome> {
+        let (_, s) = self.deadline?;
+        self.past_deadline().then(|| {
+            self.count("past the deadline", 1);
+            Outcome::Unknown(format!(
+                "the verification's time budget ({s} s, `--verify-deadline-s`) was spent"
+            ))
+        })
     }
 
     /// Adds `n` to the counter `what` (statistics only).
@@ -86,6 +108,9 @@ impl Smt {
     /// Is the conjunction of `fs` satisfiable (within the packet space)?
     /// `what` names the purpose, for statistics.
     pub fn check(&self, what: &'static str, fs: &[&Bool]) -> Outcome {
+        if let Some(out) = self.deadline_outcome() {
+            return out;
+        }
         let t0 = Instant::now();
         let out = self.check_inner(what, fs);
         let mut st = self.stats.borrow_mut();
@@ -104,6 +129,9 @@ impl Smt {
         fs: &[&Bool],
         hyps: &[Bool],
     ) -> (Outcome, Vec<usize>) {
+        if let Some(out) = self.deadline_outcome() {
+            return (out, Vec::new());
+        }
         let t0 = Instant::now();
         self.queries.set(self.queries.get() + 1);
         self.solver.push();

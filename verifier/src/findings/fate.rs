@@ -98,7 +98,10 @@ pub fn fate(
     let v = ctx.verdict(i);
     let default = ctx.policy.default;
     let cg = &ctx.smt.cgroups;
-    let budget = Cell::new(ctx.smt.cell_steps);
+    // Past the verification's deadline the walks get no steps: the caller
+    // falls back to the solver, which answers `unknown` then.
+    let steps = |n: usize| if ctx.smt.past_deadline() { 0 } else { n };
+    let budget = Cell::new(steps(ctx.smt.cell_steps));
     let before = tagged(ctx, earlier);
     let after = tagged(ctx, later);
     let targets = &ctx.regions[i].boxes;
@@ -170,7 +173,7 @@ pub fn fate(
             break;
         }
     }
-    let listing = Cell::new(ctx.smt.listing_steps);
+    let listing = Cell::new(steps(ctx.smt.listing_steps));
     for target in targets {
         let listed = walk(target, &before, &listing, &mut |cell, by| {
             if let Some(j) = by {
