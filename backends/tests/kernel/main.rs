@@ -12,7 +12,7 @@
 //! Needs root (CI runs as root); without root it says so loudly and skips.
 //! `POL_KERNEL_POLICIES` (default 50) sets how many random policies,
 //! `POL_KERNEL_SEED` the first seed; `POL_KERNEL_INPUT_POLICIES` (default
-//! 20) how many random `hook input` policies (inbound.rs).
+//! 20) how many random `hook input` policies (inbound/).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -188,7 +188,7 @@ fn contexts_for(program: &Program) -> Vec<Ctx> {
 
 /// Load `program` and probe its output policies from every context (the
 /// `__in_ns` child) and its input policies from the peer namespace
-/// (inbound.rs). Returns the number of probes sent and, when the input
+/// (inbound/). Returns the number of probes sent and, when the input
 /// policies could not be probed, why.
 fn load_and_probe(
     tag: &str,
