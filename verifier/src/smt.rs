@@ -152,30 +152,16 @@ impl Smt {
             )
         });
         let mut core = Vec::new();
-        let out = match self.solver.check_assumptions(&lits) {
-            SatResult::Unsat => {
-                for c in self.solver.get_unsat_core() {
-                    if let Some(k) = lits.iter().position(|l| *l == c) {
-                        core.push(k);
-                    }
+        let result = self.solver.check_assumptions(&lits);
+        if result == SatResult::Unsat {
+            for c in self.solver.get_unsat_core() {
+                if let Some(k) = lits.iter().position(|l| *l == c) {
+                    core.push(k);
                 }
-                core.sort_unstable();
-                Outcome::Unsat
             }
-            SatResult::Sat => match self
-                .solver
-                .get_model()
-                .and_then(|m| self.vars.decode(&m, &self.cgroups))
-            {
-                Some(p) => Outcome::Sat(p),
-                None => Outcome::Unknown("the model could not be read back as a packet".into()),
-            },
-            SatResult::Unknown => Outcome::Unknown(
-                self.solver
-                    .get_reason_unknown()
-                    .unwrap_or_else(|| "unknown".to_string()),
-            ),
-        };
+            core.sort_unstable();
+        }
+        let out = self.outcome(result);
         self.solver.pop(1);
         if let Some((script, check)) = script {
             self.write_smtlib(what, &script, &check, &out);
@@ -194,7 +180,18 @@ impl Smt {
             self.solver.assert(*f);
         }
         let script = self.smtlib_dir.as_ref().map(|_| self.solver.to_smt2());
-        let out = match self.solver.check() {
+        let out = self.outcome(self.solver.check());
+        self.solver.pop(1);
+        if let Some(script) = script {
+            self.write_smtlib(what, &script, "(check-sat)", &out);
+        }
+        out
+    }
+
+    /// The outcome of the check just made: the model decoded as a packet,
+    /// or Z3's reason for giving up.
+    fn outcome(&self, result: SatResult) -> Outcome {
+        match result {
             SatResult::Unsat => Outcome::Unsat,
             SatResult::Sat => match self
                 .solver
@@ -209,12 +206,7 @@ impl Smt {
                     .get_reason_unknown()
                     .unwrap_or_else(|| "unknown".to_string()),
             ),
-        };
-        self.solver.pop(1);
-        if let Some(script) = script {
-            self.write_smtlib(what, &script, "(check-sat)", &out);
         }
-        out
     }
 
     /// Writes one query as a standalone SMT-LIB script (see the module
