@@ -62,22 +62,6 @@ pub struct PBox {
     r: Vec<R>,
 }
 
-fn overlaps(a: &[R], b: &[R]) -> bool {
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
-        if x.0.max(y.0) <= x.1.min(y.1) {
-            return true;
-        }
-        if x.1 < y.1 {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    false
-}
-
 fn intersect(a: &[R], b: &[R], out: &mut Vec<R>) {
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
@@ -122,19 +106,9 @@ fn difference(a: &[R], b: &[R], out: &mut Vec<R>) {
     }
 }
 
-/// `a ⊆ b` for sorted range lists.
-pub fn is_subset(a: &[R], b: &[R]) -> bool {
-    let mut j = 0;
-    for &(lo, hi) in a {
-        while j < b.len() && b[j].1 < lo {
-            j += 1;
-        }
-        if j >= b.len() || b[j].0 > lo || b[j].1 < hi {
-            return false;
-        }
-    }
-    true
-}
+use pol_lang::sets::interval::ranges_overlap as overlaps;
+/// `a ⊆ b` for sorted range lists (`b` normalised, as every box's is).
+pub use pol_lang::sets::interval::ranges_subset as is_subset;
 
 impl PBox {
     /// A box of family `v6` with one sorted list of disjoint, non-adjacent

@@ -26,43 +26,9 @@
 
 use crate::model::CgroupIndex;
 use pol_lang::ir::{Match, Program, Selector};
-use pol_lang::sets::interval::Bound;
 use pol_lang::sets::service::{has_ports, proto_families};
 use pol_lang::sets::{Family, IntervalSet};
 use std::collections::{BTreeMap, HashMap};
-
-/// `a ∩ b ≠ ∅`, without allocating.
-fn ov<T: Bound>(a: &IntervalSet<T>, b: &IntervalSet<T>) -> bool {
-    let (a, b) = (a.ranges(), b.ranges());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
-        if x.0.max(y.0) <= x.1.min(y.1) {
-            return true;
-        }
-        if x.1 < y.1 {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    false
-}
-
-/// `a ⊆ b`, without allocating.
-fn sub<T: Bound>(a: &IntervalSet<T>, b: &IntervalSet<T>) -> bool {
-    let b = b.ranges();
-    let mut j = 0;
-    for &(lo, hi) in a.ranges() {
-        while j < b.len() && b[j].1 < lo {
-            j += 1;
-        }
-        if j >= b.len() || b[j].0 > lo || b[j].1 < hi {
-            return false;
-        }
-    }
-    true
-}
 
 /// Per-dimension socket sets of a group expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +93,8 @@ impl Sockets {
         match (self, o) {
             (Sockets::Any, x) | (x, Sockets::Any) => !x.is_empty(),
             (Sockets::Sel(a), Sockets::Sel(b)) => (0..4).any(|i| {
-                !a[i].is_empty() && (0..4).any(|j| !b[j].is_empty() && (i != j || ov(&a[i], &b[j])))
+                !a[i].is_empty()
+                    && (0..4).any(|j| !b[j].is_empty() && (i != j || a[i].overlaps(&b[j])))
             }),
         }
     }
@@ -136,7 +103,7 @@ impl Sockets {
         match (self, o) {
             (_, Sockets::Any) => true,
             (Sockets::Any, Sockets::Sel(_)) => false,
-            (Sockets::Sel(a), Sockets::Sel(b)) => (0..4).all(|i| sub(&a[i], &b[i])),
+            (Sockets::Sel(a), Sockets::Sel(b)) => (0..4).all(|i| a[i].is_subset(&b[i])),
         }
     }
 }
@@ -170,7 +137,7 @@ fn svc_overlaps(
         (None, Some(m)) | (Some(m), None) => !m.is_empty(),
         (Some(x), Some(y)) => x
             .iter()
-            .any(|(p, px)| y.get(p).is_some_and(|py| !has_ports(*p) || ov(px, py))),
+            .any(|(p, px)| y.get(p).is_some_and(|py| !has_ports(*p) || px.overlaps(py))),
     }
 }
 
@@ -181,9 +148,10 @@ fn svc_subset(
 ) -> bool {
     match (a, b) {
         (_, None) => true,
-        (Some(x), Some(y)) => x
-            .iter()
-            .all(|(p, px)| y.get(p).is_some_and(|py| !has_ports(*p) || sub(px, py))),
+        (Some(x), Some(y)) => x.iter().all(|(p, px)| {
+            y.get(p)
+                .is_some_and(|py| !has_ports(*p) || px.is_subset(py))
+        }),
         (None, Some(y)) => (0u8..=255)
             .filter(|p| proto_families(*p).contains(&f))
             .all(|p| y.get(&p).is_some_and(|py| !has_ports(p) || py.is_full())),
@@ -223,10 +191,10 @@ impl FamPart {
     }
 
     fn overlaps(&self, o: &FamPart) -> bool {
-        ov(&self.to, &o.to) && ov(&self.from, &o.from) && svc_overlaps(&self.svc, &o.svc)
+        self.to.overlaps(&o.to) && self.from.overlaps(&o.from) && svc_overlaps(&self.svc, &o.svc)
     }
     fn is_subset(&self, o: &FamPart, f: Family) -> bool {
-        sub(&self.to, &o.to) && sub(&self.from, &o.from) && svc_subset(&self.svc, &o.svc, f)
+        self.to.is_subset(&o.to) && self.from.is_subset(&o.from) && svc_subset(&self.svc, &o.svc, f)
     }
 }
 

@@ -29,6 +29,40 @@ macro_rules! bound {
 }
 bound!(u8, u16, u32, u64, u128);
 
+/// `a ∩ b ≠ ∅` for sorted lists of disjoint inclusive ranges (as
+/// [`IntervalSet::ranges`] gives), without allocating.
+pub fn ranges_overlap<T: Ord + Copy>(a: &[(T, T)], b: &[(T, T)]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        if x.0.max(y.0) <= x.1.min(y.1) {
+            return true;
+        }
+        if x.1 < y.1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    false
+}
+
+/// `a ⊆ b` for sorted lists of disjoint inclusive ranges, `b` also
+/// non-adjacent (normalised, as [`IntervalSet::ranges`] gives), without
+/// allocating.
+pub fn ranges_subset<T: Ord + Copy>(a: &[(T, T)], b: &[(T, T)]) -> bool {
+    let mut j = 0;
+    for &(lo, hi) in a {
+        while j < b.len() && b[j].1 < lo {
+            j += 1;
+        }
+        if j >= b.len() || b[j].0 > lo || b[j].1 < hi {
+            return false;
+        }
+    }
+    true
+}
+
 #[derive(Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct IntervalSet<T: Bound> {
     ranges: Vec<(T, T)>,
@@ -166,11 +200,11 @@ impl<T: Bound> IntervalSet<T> {
     }
 
     pub fn is_subset(&self, other: &Self) -> bool {
-        self.difference(other).is_empty()
+        ranges_subset(&self.ranges, &other.ranges)
     }
 
     pub fn overlaps(&self, other: &Self) -> bool {
-        !self.intersect(other).is_empty()
+        ranges_overlap(&self.ranges, &other.ranges)
     }
 
     /// The smallest element, if any.
