@@ -18,6 +18,7 @@ pub mod matcher;
 pub mod parse;
 pub mod paths;
 pub mod resolve;
+pub mod safe_text;
 pub mod sets;
 pub mod span;
 pub mod stdlib;

@@ -1,0 +1,1 @@
+//! User text inside an nft ruleset (quoted strings, comments, log prefixes).

@@ -1,0 +1,1 @@
+//! User text inside a generated POSIX sh script (single-quoted words, `#` comments).

@@ -1,0 +1,1 @@
+//! User text printed to a terminal (human diagnostics and messages).

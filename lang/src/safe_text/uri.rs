@@ -1,0 +1,1 @@
+//! File paths as URIs (SARIF `artifactLocation.uri`).
