@@ -14,6 +14,7 @@ pub mod exec;
 pub mod nft;
 pub mod output;
 pub mod shell;
+pub mod table_name;
 pub mod tuning;
 pub mod tunnels;
 
@@ -142,8 +143,8 @@ fn is_ifname(s: &str) -> bool {
 fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
     let mut errs = Vec::new();
     let mut err = |message: String, span: Option<Span>| errs.push(BuildError { message, span });
-    if !nft::strings::is_identifier(&opts.table) {
-        err(format!("table name `{}` is not an nft identifier ([A-Za-z_][A-Za-z0-9_-]*, at most 64 bytes)", opts.table), None);
+    if let Err(why) = table_name::check(&opts.table) {
+        err(why, None);
     }
     for g in &program.groups {
         for p in g.cgroup_paths() {
@@ -178,12 +179,9 @@ fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
                 Some(s.span),
             );
         }
-        if s.value.to_string().chars().any(|c| c.is_control()) {
+        if let Err(why) = pol_lang::resolve::sysctl_key::check_value(&s.value.to_string()) {
             err(
-                format!(
-                    "the value of sysctl `{}` contains a control character",
-                    s.key
-                ),
+                format!("the value of sysctl `{}` cannot be written: {why}", s.key),
                 Some(s.span),
             );
         }

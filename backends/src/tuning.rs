@@ -12,12 +12,10 @@ use crate::shell::{comment, header, quote};
 use pol_lang::ir::Program;
 use pol_lang::span::SourceMap;
 
-/// A sysctl name: `[A-Za-z0-9_.-/+@]`, no empty components.
+/// A key sysctl.conf and tuning.sh can carry literally (the front end's
+/// rule: `pol_lang::resolve::sysctl_key::check_key`).
 pub fn valid_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/' | '+' | '@'))
-        && !k.split(['.', '/']).any(|c| c.is_empty() || c == "..")
+    pol_lang::resolve::sysctl_key::check_key(k).is_ok()
 }
 
 /// The /proc/sys path of a key (sysctl.d(5): with `.` as the first
@@ -161,6 +159,8 @@ mod tests {
                 && !valid_key("net..x")
                 && !valid_key("a;b")
                 && !valid_key("")
+                && !valid_key("-kernel.core_pattern")
+                && !valid_key("net.ipv4.*.forwarding")
         );
     }
 }

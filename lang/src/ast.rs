@@ -169,8 +169,12 @@ pub struct TuningBlock {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TuningEntry {
-    /// `net.ipv4.tcp_autocorking = 1` or `"net.foo.bar" = 1`.
+    /// `net.ipv4.tcp_autocorking = 1`, `"net.foo.bar" = 1` or
+    /// `unsafe "kernel.foo" = 1`.
     Sysctl {
+        /// The `unsafe` keyword, when written: the opt-in for a key outside
+        /// the network keys.
+        unsafe_kw: Option<Span>,
         key: Spanned<SysctlKey>,
         value: Spanned<SysctlValue>,
         span: Span,

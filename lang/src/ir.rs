@@ -122,41 +122,109 @@ pub enum Selector {
     Gid(u32),
 }
 
-/// Longest cgroup path accepted (Linux `PATH_MAX`).
-pub const MAX_CGROUP_PATH: usize = 4096;
+/// Longest cgroup path accepted: `/sys/fs/cgroup/PATH/cgroup.procs` (the
+/// directory nft resolves, the file `polc exec` writes) must fit in Linux's
+/// `PATH_MAX` of 4096 bytes, NUL included. nft 1.0.6 says "cgroupv2 path
+/// fails: File name too long" past it.
+pub const MAX_CGROUP_PATH: usize = 4096 - 1 - "/sys/fs/cgroup/".len() - "/cgroup.procs".len();
+
+/// Deepest cgroup path nft can match: the kernel refuses
+/// `socket cgroupv2 level 256` (ERANGE, measured on 6.18).
+pub const MAX_CGROUP_LEVEL: usize = 255;
+
+/// Name prefixes of the kernel's cgroup v2 interface files (`cgroup.procs`,
+/// `cpu.max`, `memory.pressure`, `hugetlb.2MB.max`, ...). A directory named
+/// `PREFIX.anything` clashes with them: mkdir fails with EEXIST when the file
+/// exists, and an existing directory of that name makes enabling the
+/// controller fail later (measured). systemd escapes such unit names with a
+/// leading `_` for the same reason.
+pub const CGROUP_FILE_PREFIXES: &[&str] = &[
+    "cgroup", "cpu", "cpuset", "io", "memory", "hugetlb", "pids", "rdma", "misc", "irq", "dmem",
+];
+
+/// Why a text is not a [`CgroupPath`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupPathError {
+    /// Not a relative path of plain components (the text says why).
+    Invalid(String),
+    /// Longer than [`MAX_CGROUP_PATH`] bytes.
+    TooLong { bytes: usize },
+    /// More than [`MAX_CGROUP_LEVEL`] components.
+    TooDeep { levels: usize },
+    /// A component named like a kernel interface file (`cgroup.procs`).
+    Reserved {
+        component: String,
+        prefix: &'static str,
+    },
+}
+
+impl fmt::Display for CgroupPathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CgroupPathError::Invalid(why) => f.write_str(why),
+            CgroupPathError::TooLong { bytes } => write!(
+                f,
+                "the path is {bytes} bytes long; `/sys/fs/cgroup/PATH/cgroup.procs` must fit in Linux's 4096-byte PATH_MAX, so at most {MAX_CGROUP_PATH}"
+            ),
+            CgroupPathError::TooDeep { levels } => write!(
+                f,
+                "the path has {levels} levels; nft matches cgroups at most {MAX_CGROUP_LEVEL} levels deep"
+            ),
+            CgroupPathError::Reserved { component, prefix } => write!(
+                f,
+                "`{}` is named like the kernel's `{prefix}.*` interface files",
+                component.escape_debug()
+            ),
+        }
+    }
+}
 
 /// A validated cgroup v2 path relative to the cgroup2 root: no leading `/`,
-/// no `.`/`..`, no empty components, no NUL or newline.
+/// no `.`/`..`, no empty components, no control character, at most
+/// [`MAX_CGROUP_PATH`] bytes and [`MAX_CGROUP_LEVEL`] levels, no component
+/// named like an interface file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct CgroupPath(String);
 
 impl CgroupPath {
     /// Checks the path; the error says what is wrong.
-    pub fn parse(s: &str) -> Result<CgroupPath, String> {
+    pub fn parse(s: &str) -> Result<CgroupPath, CgroupPathError> {
+        let invalid = |why: &str| Err(CgroupPathError::Invalid(why.to_string()));
         if s.is_empty() {
-            return Err("the path is empty".into());
+            return invalid("the path is empty");
         }
         if s.starts_with('/') {
-            return Err("the path must be relative to the cgroup2 root (no leading `/`)".into());
+            return invalid("the path must be relative to the cgroup2 root (no leading `/`)");
         }
         if s.len() > MAX_CGROUP_PATH {
-            return Err(format!(
-                "the path is {} bytes long; Linux paths are at most {MAX_CGROUP_PATH}",
-                s.len()
-            ));
+            return Err(CgroupPathError::TooLong { bytes: s.len() });
         }
-        if s.chars().any(|c| c == '\0' || c == '\n' || c.is_control()) {
-            return Err("the path contains a control character".into());
+        if s.chars().any(|c| c.is_control()) {
+            return invalid("the path contains a control character");
         }
         for comp in s.split('/') {
             match comp {
-                "" => return Err("the path has an empty component".into()),
-                "." | ".." => return Err(format!("the path has a `{comp}` component")),
+                "" => return invalid("the path has an empty component"),
+                "." | ".." => {
+                    return Err(CgroupPathError::Invalid(format!(
+                        "the path has a `{comp}` component"
+                    )))
+                }
                 _ => {}
             }
             if comp.len() > 255 {
-                return Err("a component is longer than 255 bytes".into());
+                return invalid("a component is longer than 255 bytes");
             }
+            if let Some(prefix) = reserved_prefix(comp) {
+                return Err(CgroupPathError::Reserved {
+                    component: comp.to_string(),
+                    prefix,
+                });
+            }
+        }
+        let levels = s.split('/').count();
+        if levels > MAX_CGROUP_LEVEL {
+            return Err(CgroupPathError::TooDeep { levels });
         }
         Ok(CgroupPath(s.to_string()))
     }
@@ -184,6 +252,13 @@ impl fmt::Display for CgroupPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The interface-file prefix a cgroup directory name clashes with
+/// (`cgroup.procs` → `cgroup`), if any.
+pub fn reserved_prefix(name: &str) -> Option<&'static str> {
+    let (head, _) = name.split_once('.')?;
+    CGROUP_FILE_PREFIXES.iter().copied().find(|p| *p == head)
 }
 
 /// A net_cls class id, printed as tc does: `MAJOR:MINOR` in hex.

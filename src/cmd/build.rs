@@ -15,13 +15,21 @@ pub struct Args {
     /// Output directory (created, or replaced as a whole)
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
-    /// The nft table to own (`table inet NAME`)
-    #[arg(long, default_value = "pol")]
+    /// The nft table to own (`table inet NAME`; not an nft keyword)
+    #[arg(long, default_value = "pol", value_parser = table_name)]
     pub table: String,
+    /// Refuse to build on warnings too (exit 1), as `check --deny-warnings` fails
+    #[arg(long)]
+    pub deny_warnings: bool,
     #[command(flatten)]
     pub compile: CompileFlags,
     #[command(flatten)]
     pub solver: SolverFlags,
+}
+
+/// `--table`: a bad name is a usage error (exit 2), before any work.
+fn table_name(s: &str) -> Result<String, String> {
+    pol_backends::table_name::check(s).map(|()| s.to_string())
 }
 
 pub fn run(args: Args) -> u8 {
@@ -47,6 +55,18 @@ pub fn run(args: Args) -> u8 {
             return 1;
         }
     };
+    if args.deny_warnings
+        && analysis
+            .diagnostics
+            .count(pol_lang::diag::Severity::Warning)
+            > 0
+    {
+        eprintln!(
+            "polc build: not building `{}`: check reports warnings (--deny-warnings)",
+            args.file.display()
+        );
+        return 1;
+    }
     let opts = BuildOptions {
         table: args.table.clone(),
         ..BuildOptions::default()

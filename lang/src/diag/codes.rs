@@ -64,7 +64,9 @@ codes! {
     POLICY_REQUIRED    = "P0143", Type, Error, "test must name its policy";
     UNKNOWN_PROTO      = "P0144", Type, Error, "unknown protocol";
     ID_OUT_OF_RANGE    = "P0145", Type, Error, "id out of range";
+    CGROUP_RESERVED    = "P0146", Type, Error, "cgroup name clashes with the kernel's interface files";
     INPUT_GROUP        = "P0147", Type, Warning, "group on an input policy matches only locally delivered packets";
+    CGROUP_TOO_DEEP    = "P0148", Type, Error, "cgroup path too deep";
     // --- tunnels (front end)
     IFNAME_TOO_LONG    = "P0201", Tunnel, Error, "interface name too long";
     KEY_OUT_OF_RANGE   = "P0202", Tunnel, Error, "tunnel key out of range";
@@ -90,6 +92,9 @@ codes! {
     SYSCTL_TWICE       = "P0404", Sysctl, Error, "sysctl key set to two values";
     SYSCTL_UNCHECKED   = "P0405", Sysctl, Warning, "quoted sysctl key is not checked";
     INVALID_QDISC      = "P0406", Sysctl, Error, "invalid qdisc";
+    SYSCTL_NOT_NETWORK = "P0407", Sysctl, Error, "sysctl outside the network keys needs `unsafe`";
+    INVALID_SYSCTL     = "P0408", Sysctl, Error, "invalid sysctl key or value";
+    SYSCTL_UNSAFE      = "P0409", Sysctl, Note, "sysctl set with `unsafe`";
     // --- tests
     TEST_FAILED        = "P0501", TestFailed, Error, "expectation does not hold";
     // --- matchers

@@ -394,6 +394,7 @@ const STATEMENT_STARTS: &[Kw] = &[
     Kw::Fuel,
     Kw::Memory,
     Kw::Timeout,
+    Kw::Unsafe,
 ];
 
 /// Turn a lalrpop error into a diagnostic.

@@ -43,7 +43,7 @@ keywords! {
     Some = "some", In = "in", Local = "local", Remote = "remote", Key = "key",
     Address = "address", Routes = "routes", Mtu = "mtu", Dev = "dev", Qdisc = "qdisc",
     On = "on", Off = "off", Output = "output", Input = "input", Fuel = "fuel",
-    Memory = "memory", Timeout = "timeout",
+    Memory = "memory", Timeout = "timeout", Unsafe = "unsafe",
 }
 
 /// A token as the grammar sees it.

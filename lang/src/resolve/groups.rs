@@ -5,7 +5,8 @@ use super::names::DefKind;
 use super::Resolver;
 use crate::ast;
 use crate::diag::{codes, Diagnostic};
-use crate::ir::{self, CgroupPath, CgroupTree, ClassId, GroupId, Selector};
+use crate::ir::{self, CgroupPath, CgroupPathError, CgroupTree, ClassId, GroupId, Selector};
+use crate::span::Span;
 
 impl Resolver<'_> {
     pub fn eval_group(&mut self, fi: usize, ii: usize) {
@@ -66,18 +67,7 @@ impl Resolver<'_> {
             ast::Selector::Cgroup(p) => match CgroupPath::parse(&p.node) {
                 Ok(path) => Some(Selector::Cgroup(path)),
                 Err(why) => {
-                    let mut d = Diagnostic::new(
-                        codes::INVALID_CGROUP,
-                        p.span,
-                        format!("invalid cgroup path `{}`", p.node.escape_debug()),
-                    )
-                    .with_label(why);
-                    if let Some(stripped) = p.node.strip_prefix('/') {
-                        if CgroupPath::parse(stripped).is_ok() {
-                            d = d.with_help(format!("write `\"{stripped}\"`"));
-                        }
-                    }
-                    self.err(d);
+                    self.err(cgroup_diagnostic(&p.node, p.span, &why));
                     None
                 }
             },
@@ -162,4 +152,40 @@ pub fn cgroup_tree(groups: &[ir::Group]) -> CgroupTree {
         }
     }
     t
+}
+
+/// The diagnostic for a cgroup path `text` that does not parse.
+fn cgroup_diagnostic(text: &str, span: Span, why: &CgroupPathError) -> Diagnostic {
+    let code = match why {
+        CgroupPathError::Invalid(_) | CgroupPathError::TooLong { .. } => codes::INVALID_CGROUP,
+        CgroupPathError::TooDeep { .. } => codes::CGROUP_TOO_DEEP,
+        CgroupPathError::Reserved { .. } => codes::CGROUP_RESERVED,
+    };
+    let mut d = Diagnostic::new(
+        code,
+        span,
+        format!("invalid cgroup path `{}`", text.escape_debug()),
+    )
+    .with_label(why.to_string());
+    match why {
+        CgroupPathError::Invalid(_) => {
+            if let Some(stripped) = text.strip_prefix('/') {
+                if CgroupPath::parse(stripped).is_ok() {
+                    d = d.with_help(format!("write `\"{stripped}\"`"));
+                }
+            }
+        }
+        CgroupPathError::Reserved { component, prefix } => {
+            d = d
+                .with_note(format!(
+                    "the kernel keeps `{prefix}.*` names for its own files in every cgroup: it refuses to create such a directory, or later refuses to enable the controller"
+                ))
+                .with_help(format!(
+                    "rename the directory (systemd names a unit's cgroup `_{}`)",
+                    component.escape_debug()
+                ));
+        }
+        CgroupPathError::TooLong { .. } | CgroupPathError::TooDeep { .. } => {}
+    }
+    d
 }

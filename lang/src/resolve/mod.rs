@@ -18,6 +18,7 @@ pub mod names;
 pub mod packets;
 pub mod policies;
 pub mod services;
+pub mod sysctl_key;
 pub mod sysctl_schema;
 pub mod tuning;
 pub mod tunnels;

@@ -1,8 +1,10 @@
 //! `tuning` blocks of all files merged: sysctl keys checked against the
 //! stdlib schema (type, range or allowed values, "did you mean"), one key
 //! set to two values anywhere is an error, quoted keys bypass the schema
-//! with a warning; per-interface qdiscs checked.
+//! with a warning, and a quoted key outside the network keys needs an
+//! explicit `unsafe` (docs/decisions.md); per-interface qdiscs checked.
 
+use super::sysctl_key;
 use super::sysctl_schema::{Schema, ValueError};
 use super::tunnels::check_ifname;
 use super::Resolver;
@@ -50,11 +52,19 @@ impl Resolver<'_> {
                 };
                 for e in &block.entries {
                     match e {
-                        TuningEntry::Sysctl { key, value, span } => {
-                            let Some(s) = self.sysctl(&schema, key, value, *span) else {
+                        TuningEntry::Sysctl {
+                            unsafe_kw,
+                            key,
+                            value,
+                            span,
+                        } => {
+                            let Some(s) = self.sysctl(&schema, *unsafe_kw, key, value, *span)
+                            else {
                                 continue;
                             };
-                            match set_at.get(&s.key) {
+                            // `a.b/c` and `a/b.c` name one /proc/sys file.
+                            let path = sysctl_key::proc_components(&s.key).join("/");
+                            match set_at.get(&path) {
                                 Some((v, first)) if *v != s.value => {
                                     self.err(
                                         Diagnostic::new(
@@ -69,7 +79,7 @@ impl Resolver<'_> {
                                 }
                                 Some(_) => {}
                                 None => {
-                                    set_at.insert(s.key.clone(), (s.value.clone(), key.span));
+                                    set_at.insert(path, (s.value.clone(), key.span));
                                     out.sysctls.push(s);
                                 }
                             }
@@ -138,6 +148,7 @@ impl Resolver<'_> {
     fn sysctl(
         &mut self,
         schema: &Schema,
+        unsafe_kw: Option<Span>,
         key: &crate::span::Spanned<ast::SysctlKey>,
         value: &crate::span::Spanned<AstValue>,
         span: Span,
@@ -149,39 +160,79 @@ impl Resolver<'_> {
             AstValue::Off => SysctlValue::Int(0),
         };
         if let SysctlValue::Str(s) = &raw {
-            if s.chars().any(|c| c.is_control()) {
-                self.err(Diagnostic::new(
-                    codes::SYSCTL_TYPE,
-                    value.span,
-                    "a sysctl value cannot contain a newline or control character",
-                ));
+            if let Err(why) = sysctl_key::check_value(s) {
+                self.err(
+                    Diagnostic::new(
+                        codes::INVALID_SYSCTL,
+                        value.span,
+                        format!("`{}` is not a sysctl value polc can write", s.escape_debug()),
+                    )
+                    .with_label(why)
+                    .with_note("sysctl.conf (read at boot) and tuning.sh (run now) must write the same bytes"),
+                );
                 return None;
             }
         }
         let name = key.node.name.clone();
         if key.node.quoted {
-            let valid = !name.is_empty()
-                && name.split('.').all(|c| {
-                    !c.is_empty()
-                        && c.chars()
-                            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
-                });
-            if !valid {
+            if let Err(why) = sysctl_key::check_key(&name) {
                 self.err(
                     Diagnostic::new(
-                        codes::UNKNOWN_SYSCTL,
+                        codes::INVALID_SYSCTL,
                         key.span,
                         format!("`{}` is not a sysctl key", name.escape_debug()),
                     )
-                    .with_label("keys are dot-separated names of letters, digits, `_` and `-`"),
+                    .with_label(why),
                 );
                 return None;
             }
-            self.err(
-                Diagnostic::new(codes::SYSCTL_UNCHECKED, key.span, format!("`{name}` is not checked against the schema"))
+            match unsafe_kw {
+                Some(u) => self.err(
+                    Diagnostic::new(
+                        codes::SYSCTL_UNSAFE,
+                        key.span,
+                        format!("`{name}` is set with `unsafe`: not checked against the schema"),
+                    )
+                    .with_label("set as written, host-wide")
+                    .with_related(u, "opted in here"),
+                ),
+                None if !sysctl_key::is_network(&name) => {
+                    let under_net = sysctl_key::proc_components(&name)
+                        .first()
+                        .is_some_and(|c| c == "net");
+                    let (label, note) = if under_net {
+                        (
+                            "`net.core.bpf_*` configures the BPF JIT of the whole kernel",
+                            "it weakens kernel hardening for every BPF program, not just the network's",
+                        )
+                    } else {
+                        (
+                            "outside `net.*`: tuning is for network settings",
+                            "keys outside `net.*` reach the whole host: `kernel.core_pattern`, for one, runs a program as root on every crash",
+                        )
+                    };
+                    self.err(
+                        Diagnostic::new(
+                            codes::SYSCTL_NOT_NETWORK,
+                            key.span,
+                            format!("`{name}` is not a network sysctl"),
+                        )
+                        .with_label(label)
+                        .with_note(note)
+                        .with_help(format!("if you mean it, opt in where reviewers see it: `unsafe \"{name}\" = …`")),
+                    );
+                    return None;
+                }
+                None => self.err(
+                    Diagnostic::new(
+                        codes::SYSCTL_UNCHECKED,
+                        key.span,
+                        format!("`{name}` is not checked against the schema"),
+                    )
                     .with_label("quoted keys bypass the schema")
                     .with_note("polc cannot tell whether this key exists, nor whether it is per network namespace"),
-            );
+                ),
+            }
             return Some(ir::Sysctl {
                 key: name,
                 value: raw,

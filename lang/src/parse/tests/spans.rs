@@ -87,8 +87,16 @@ fn check_item(i: &Item, s: Span) {
         Item::Tuning(t) => {
             for e in &t.entries {
                 match e {
-                    TuningEntry::Sysctl { key, value, span } => {
+                    TuningEntry::Sysctl {
+                        unsafe_kw,
+                        key,
+                        value,
+                        span,
+                    } => {
                         within(*span, s, "sysctl");
+                        if let Some(u) = unsafe_kw {
+                            within(*u, *span, "unsafe");
+                        }
                         within(key.span, *span, "key");
                         within(value.span, *span, "value");
                     }
