@@ -5,11 +5,18 @@
 //!   and loaded back if loading the new ruleset fails (nft transactions are
 //!   atomic, so this is belt and braces; cgroups, tunnels and sysctls
 //!   already applied are not undone).
-//! - `apply.sh --check` only checks the ruleset with `nft -c`. nft resolves
-//!   cgroup paths when it parses, so when the cgroups do not exist yet the
-//!   check runs in a private mount namespace over a throwaway tmpfs at
-//!   /sys/fs/cgroup holding the same directories; nothing on the host
-//!   changes.
+//! - Both modes first make sure they run as root (CAP_NET_ADMIN, which nft
+//!   needs), so that a user's mistake reads "must run as root", not "does
+//!   not pass nft -c".
+//! - `apply.sh --check` checks the ruleset with `nft -c`, after the host
+//!   checks cgroups.sh would make (a cgroup v2 hierarchy at
+//!   `${POL_CGROUP2:-/sys/fs/cgroup}`, the net_cls controller for classid
+//!   groups). nft resolves cgroup paths when it parses, so when the cgroups
+//!   do not exist yet the check runs in a private mount namespace over a
+//!   throwaway tmpfs at /sys/fs/cgroup holding the same directories;
+//!   nothing on the host changes. The tmpfs has none of the kernel's
+//!   interface files, which is sound because a `CgroupPath` cannot name
+//!   one (`pol_lang::ir::CGROUP_FILE_PREFIXES`).
 //! - `NFT` overrides the nft binary (tests use it to inject failures).
 
 use crate::shell::{header, quote};
@@ -38,12 +45,27 @@ here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 NFT=${NFT:-nft}
 command -v "$NFT" >/dev/null 2>&1 || die "nft not found (install nftables)"
 
+# nft needs CAP_NET_ADMIN (bit 12 of the effective capabilities).
+cap=$(awk '$1 == "CapEff:" { print $2 }' /proc/self/status 2>/dev/null || true)
+if [ -n "$cap" ]; then
+	low=${cap#"${cap%????}"}
+	[ $(( (0x$low >> 12) & 1 )) = 1 ] || die "must run as root (nft needs CAP_NET_ADMIN)"
+else
+	[ "$(id -u)" = 0 ] || die "must run as root (nft needs CAP_NET_ADMIN)"
+fi
+
 # True when every cgroup the ruleset names exists where nft looks for it.
 cgroups_exist() {
 @EXIST@
 }
 
+# What cgroups.sh needs from the host, checked before it runs.
+host_ready() {
+@HOST@
+}
+
 check_ruleset() {
+	host_ready
 	if cgroups_exist; then
 		"$NFT" -c -f "$here/ruleset.nft"
 	elif command -v unshare >/dev/null 2>&1 && unshare -m true 2>/dev/null; then
@@ -59,7 +81,7 @@ check_ruleset() {
 			for p in "$@"; do mkdir -p -- "/sys/fs/cgroup/$p"; done
 			exec "$nft" -c -f "$ruleset"' sh "$NFT" "$here/ruleset.nft"@PATHS@
 	else
-		die "the cgroups the ruleset names do not exist under /sys/fs/cgroup yet, and no private mount namespace is available to check without them"
+		die "the cgroups the ruleset names do not exist under /sys/fs/cgroup yet, and unshare -m (a private mount namespace, to check without them) is not available"
 	fi
 }
 
@@ -111,6 +133,21 @@ pub fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> St
         )
     };
     let args: String = paths.iter().map(|p| format!(" {p}")).collect();
-    s.push_str(&BODY.replace("@EXIST@", &exist).replace("@PATHS@", &args));
+    let mut host = Vec::new();
+    if !paths.is_empty() {
+        host.push("\t[ -e \"${POL_CGROUP2:-/sys/fs/cgroup}/cgroup.controllers\" ] ||\n\t\tdie \"no cgroup v2 hierarchy is mounted at ${POL_CGROUP2:-/sys/fs/cgroup} (missing feature: cgroup2; set POL_CGROUP2)\"");
+    }
+    if !crate::cgroups::classids(program).is_empty() {
+        host.push("\tgrep -q '^net_cls[[:space:]]' /proc/cgroups ||\n\t\tdie \"the kernel has no net_cls cgroup controller (missing feature: CONFIG_CGROUP_NET_CLASSID), needed by classid groups\"");
+    }
+    if host.is_empty() {
+        host.push("\treturn 0");
+    }
+    s.push_str(
+        &BODY
+            .replace("@EXIST@", &exist)
+            .replace("@HOST@", &host.join("\n"))
+            .replace("@PATHS@", &args),
+    );
     s
 }

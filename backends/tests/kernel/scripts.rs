@@ -21,6 +21,10 @@ pub const TESTS: &[Test] = &[
     ("hostile_fixture_loads_and_behaves", &hostile_fixture),
     ("tunnels_sh_in_netns", &tunnels_sh),
     ("apply_sh_idempotent_check_and_restore", &apply_sh),
+    (
+        "apply_sh_check_says_what_apply_would_hit",
+        &apply_sh_check_host,
+    ),
     ("generated_scripts_pass_shellcheck", &shellcheck_all),
 ];
 
@@ -408,6 +412,56 @@ rmdir "/sys/fs/cgroup/{prefix}/app svc" "/sys/fs/cgroup/{prefix}"
     )?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok("check without cgroups, two runs identical, restore after a failed load".into())
+}
+
+/// `apply.sh --check` fails for the reasons `apply.sh` would, and says
+/// which: not root (it used to say "no private mount namespace" or "does
+/// not pass nft -c"), and no cgroup2 hierarchy where cgroups.sh needs one
+/// (it used to pass, over its throwaway tmpfs).
+fn apply_sh_check_host() -> Result<String, String> {
+    use pol_lang::ast::{Hook, Verdict};
+    use pol_lang::ir::Match;
+    use support_gen::*;
+    let mut b = Builder::new();
+    let g = b.group("app", vec![cg("poltest-check.slice/app.scope")]);
+    let p = b.policy("egress", Hook::Output, Verdict::Drop);
+    b.rule(
+        p,
+        Verdict::Allow,
+        Match {
+            groups: Some(vec![g]),
+            ..Match::any()
+        },
+    );
+    let (program, sources) = b.finish("check.pol");
+    let dir = temp_dir("apply-check");
+    write_artifacts(&dir, &program, &sources, &BuildOptions::default())?;
+    let d = dir.display();
+    let script = format!(
+        r#"set -u
+expect_failure() {{
+	want=$1
+	shift
+	if out=$("$@" 2>&1); then echo "passed: $*" >&2; exit 1; fi
+	case $out in *"$want"*) ;; *) printf 'wanted "%s" from %s, got:\n%s\n' "$want" "$*" "$out" >&2; exit 1 ;; esac
+}}
+nobody='setpriv --reuid=65534 --regid=65534 --clear-groups'
+expect_failure 'must run as root' $nobody sh {d}/apply.sh --check
+expect_failure 'must run as root' $nobody sh {d}/apply.sh
+mount -t tmpfs pol-not-cgroup2 /sys/fs/cgroup
+expect_failure 'no cgroup v2 hierarchy' sh {d}/apply.sh --check
+umount /sys/fs/cgroup
+mount -t cgroup2 none /sys/fs/cgroup
+sh {d}/apply.sh --check
+"#
+    );
+    std::fs::write(dir.join("t.sh"), script).map_err(|e| e.to_string())?;
+    sh(
+        &format!("unshare -n -m --propagation private sh {d}/t.sh"),
+        &[],
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok("as nobody: must run as root; without cgroup2: said so; with it: passes".into())
 }
 
 mod support_gen {
