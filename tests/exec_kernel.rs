@@ -70,3 +70,174 @@ rm -f /tmp/polc-exec-err-$$
         "a missing cgroup is explained: {stderr}"
     );
 }
+
+/// Run `script` (sh) in a private mount namespace with `POLC` and `DIR`
+/// set; returns (success, stdout, stderr).
+fn in_mount_ns(dir: &std::path::Path, script: &str) -> (bool, String, String) {
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script])
+        .env("POLC", env!("CARGO_BIN_EXE_polc"))
+        .env("DIR", dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A uid group runs with that uid's primary group (65534 without a passwd
+/// entry), a gid group as nobody with that gid, and neither keeps root's
+/// gid or supplementary groups (they used to: gid 0, and uid 0 for gid).
+#[test]
+fn exec_of_uid_and_gid_groups_drops_root() {
+    if !is_root() {
+        eprintln!("SKIPPED exec_of_uid_and_gid_groups_drops_root: needs root");
+        return;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    // A uid with a passwd entry (its primary gid), and one without.
+    let (known, known_gid) = passwd
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some((
+                f.get(2)?.parse::<u32>().ok()?,
+                f.get(3)?.parse::<u32>().ok()?,
+            ))
+        })
+        .find(|(u, _)| *u != 0)
+        .expect("a non-root passwd entry");
+    let unknown = (4242..5000)
+        .find(|u| {
+            !passwd
+                .lines()
+                .any(|l| l.split(':').nth(2) == Some(&u.to_string()))
+        })
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("ids.pol");
+    std::fs::write(
+        &policy,
+        format!("group known {{ uid {known} }}\ngroup unknown {{ uid {unknown} }}\ngroup staff {{ gid 4321 }}\ngroup both {{ uid {unknown}; gid 4321 }}\npolicy p {{\n    hook output\n    default drop\n    allow {{ known, unknown, staff, both }}\n}}\n"),
+    )
+    .unwrap();
+    let ids = |group: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_polc"))
+            .args(["exec", policy.to_str().unwrap(), group, "--", "sh", "-c"])
+            .arg("echo \"$(id -u) $(id -g) $(id -G)\"")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{group}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(ids("known"), format!("{known} {known_gid} {known_gid}"));
+    assert_eq!(ids("unknown"), format!("{unknown} 65534 65534"));
+    assert_eq!(ids("staff"), "65534 4321 4321");
+    assert_eq!(ids("both"), format!("{unknown} 4321 4321"));
+
+    // Not root: said so, before anything runs.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_polc"))
+        .args(["exec", policy.to_str().unwrap(), "staff", "--", "true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("must run as root"), "{stderr}");
+}
+
+/// A group whose directory is not a cgroup is an error (exit 2): polc exec
+/// used to create `cgroup.procs` there with `fs::write` and run the command
+/// outside any group with exit 0. A regular file named `cgroup.procs` is
+/// refused too.
+#[test]
+fn exec_refuses_a_directory_that_is_not_a_cgroup() {
+    if !is_root() {
+        eprintln!("SKIPPED exec_refuses_a_directory_that_is_not_a_cgroup: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.pol"),
+        "group app { cgroup \"app.slice\" }\ngroup fake { cgroup \"fake.slice\" }\npolicy p {\n    hook output\n    default drop\n    allow { app, fake }\n}\n",
+    )
+    .unwrap();
+    let root = dir.path().join("not-cgroup2");
+    std::fs::create_dir_all(root.join("app.slice")).unwrap();
+    std::fs::create_dir_all(root.join("fake.slice")).unwrap();
+    std::fs::write(root.join("fake.slice/cgroup.procs"), "").unwrap();
+    for (group, why) in [
+        ("app", "does not exist"),
+        ("fake", "not on a cgroup2 file system"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_polc"))
+            .args(["exec", "p.pol", group, "--", "touch", "ran"])
+            .current_dir(dir.path())
+            .env("POL_CGROUP2", &root)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{group}: {stderr}");
+        assert!(stderr.contains(why), "{group}: {stderr}");
+        assert!(!dir.path().join("ran").exists(), "{group}: the command ran");
+    }
+    assert!(
+        !root.join("app.slice/cgroup.procs").exists(),
+        "polc exec created cgroup.procs in a plain directory"
+    );
+}
+
+/// A net_cls hierarchy mounted at a path with a space (`\040` in
+/// /proc/self/mounts) is found by cgroups.sh and by polc exec: both used to
+/// take the escaped text literally, create plain directories under it and
+/// run the command outside the class.
+#[test]
+fn net_cls_mounted_at_a_path_with_a_space() {
+    if !is_root() {
+        eprintln!("SKIPPED net_cls_mounted_at_a_path_with_a_space: needs root");
+        return;
+    }
+    if !std::fs::read_to_string("/proc/cgroups")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("net_cls\t"))
+    {
+        eprintln!("SKIPPED net_cls_mounted_at_a_path_with_a_space: no net_cls controller");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.pol"),
+        "group legacy { classid 10:7 }\npolicy p {\n    hook output\n    default drop\n    allow legacy\n}\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = in_mount_ns(
+        dir.path(),
+        r#"set -eu
+cd "$DIR"
+"$POLC" build p.pol -o out >/dev/null 2>&1
+mnt="$DIR/net cls"
+mkdir -p "$mnt"
+mount -t cgroup -o net_cls pol_test_net_cls "$mnt"
+trap 'rmdir "$mnt/pol/00100007" "$mnt/pol" 2>/dev/null; umount "$mnt"' EXIT
+POL_NET_CLS="$DIR/unused" sh out/cgroups.sh
+[ ! -e "$DIR/unused" ] || { echo "cgroups.sh mounted a second net_cls" >&2; exit 1; }
+cat "$mnt/pol/00100007/net_cls.classid"
+"$POLC" exec p.pol legacy -- cat /proc/self/cgroup
+"#,
+    );
+    assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("1048583"), "net_cls.classid: {stdout}");
+    assert!(
+        lines.any(|l| l.contains("net_cls") && l.ends_with(":/pol/00100007")),
+        "the command runs in the class: {stdout}"
+    );
+}

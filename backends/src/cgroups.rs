@@ -43,9 +43,22 @@ pub fn classid_dir(c: ClassId) -> String {
     format!("pol/{:08x}", c.0)
 }
 
-/// The sh snippet that sets `netcls` to the net_cls mount point (mounting
-/// it when `mount` is true), shared with apply.sh.
-pub const FIND_NET_CLS: &str = "netcls=$(awk '$3 == \"cgroup\" && (\",\" $4 \",\") ~ /,net_cls,/ { print $2; exit }' /proc/self/mounts)\n";
+/// The sh snippet that sets `netcls` to the net_cls mount point (empty when
+/// there is none). /proc/self/mounts writes a space, tab, newline and
+/// backslash in a mount point as `\040`, `\011`, `\012`, `\134` (decoded
+/// here, `\134` last, as `pol_backends::mounts` does); the `/` printed
+/// after the path keeps a trailing newline from `$(...)`.
+pub const FIND_NET_CLS: &str = r#"netcls=$(awk '$3 == "cgroup" && ("," $4 ",") ~ /,net_cls,/ {
+	d = $2
+	gsub(/\\040/, " ", d)
+	gsub(/\\011/, "\t", d)
+	gsub(/\\012/, "\n", d)
+	gsub(/\\134/, "\\\\", d)
+	printf "%s/", d
+	exit
+}' /proc/self/mounts)
+netcls=${netcls%/}
+"#;
 
 pub fn render(program: &Program, sources: &SourceMap) -> String {
     let mut s = header(

@@ -11,6 +11,8 @@
 pub mod apply;
 pub mod cgroups;
 pub mod exec;
+pub mod join;
+pub mod mounts;
 pub mod nft;
 pub mod output;
 pub mod shell;

@@ -5,12 +5,15 @@
 //! (`$POL_CGROUP2/PATH/cgroup.procs`, default /sys/fs/cgroup) and/or its
 //! net_cls class (the mounted net_cls hierarchy, `pol/XXXXXXXX`), and execs
 //! CMD, which inherits both. A group with only `uid`/`gid` selectors runs
-//! CMD as that uid/gid instead. The cgroups must exist (run apply.sh
-//! first); nothing is created here.
+//! CMD with those credentials instead (`pol_backends::exec`: never root's
+//! gid or groups by accident). The cgroups must exist (run apply.sh
+//! first); nothing is created here, and a directory that is not a cgroup
+//! is an error (`pol_backends::join`), never a silent run outside it.
 
 use crate::cmd::check::compile_options;
 use crate::CompileFlags;
 use pol_backends::exec::plan;
+use pol_backends::join::{is_root, join, Hierarchy};
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -26,25 +29,6 @@ pub struct Args {
     pub command: Vec<OsString>,
     #[command(flatten)]
     pub compile: CompileFlags,
-}
-
-fn join(procs: &str) -> Result<(), String> {
-    std::fs::write(procs, format!("{}\n", std::process::id())).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            format!("`{procs}` does not exist: create the cgroups first (apply.sh or cgroups.sh)")
-        } else {
-            format!("cannot join `{procs}`: {e}")
-        }
-    })
-}
-
-fn net_cls_mount() -> Option<String> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    mounts.lines().find_map(|l| {
-        let w: Vec<&str> = l.split_whitespace().collect();
-        (w.len() > 3 && w[2] == "cgroup" && w[3].split(',').any(|o| o == "net_cls"))
-            .then(|| w[1].to_string())
-    })
 }
 
 pub fn run(args: Args) -> u8 {
@@ -72,14 +56,29 @@ pub fn run(args: Args) -> u8 {
             return 2;
         }
     };
+    let creds = p.credentials(&std::fs::read_to_string("/etc/passwd").unwrap_or_default());
+    if let Some(c) = creds {
+        if !is_root() {
+            eprintln!(
+                "polc exec: must run as root to run the command as uid {} gid {} (group `{}`)",
+                c.uid, c.gid, args.group
+            );
+            return 2;
+        }
+    }
     let result = (|| -> Result<(), String> {
         if let Some(path) = &p.cgroup {
-            let root = std::env::var("POL_CGROUP2").unwrap_or_else(|_| "/sys/fs/cgroup".into());
-            join(&format!("{root}/{path}/cgroup.procs"))?;
+            let root = std::env::var_os("POL_CGROUP2").unwrap_or_else(|| "/sys/fs/cgroup".into());
+            join(
+                &PathBuf::from(root).join(path).join("cgroup.procs"),
+                Hierarchy::V2,
+            )?;
         }
         if let Some((dir, classid)) = &p.net_cls {
-            let m = net_cls_mount().ok_or_else(|| format!("no net_cls hierarchy is mounted, needed for class {classid:#x}: run apply.sh (cgroups.sh) first"))?;
-            join(&format!("{m}/{dir}/cgroup.procs"))?;
+            let mounts = std::fs::read("/proc/self/mounts")
+                .map_err(|e| format!("cannot read /proc/self/mounts: {e}"))?;
+            let m = pol_backends::mounts::net_cls(&mounts).ok_or_else(|| format!("no net_cls hierarchy is mounted, needed for class {classid:#x}: run apply.sh (cgroups.sh) first"))?;
+            join(&m.join(dir).join("cgroup.procs"), Hierarchy::V1)?;
         }
         Ok(())
     })();
@@ -92,11 +91,10 @@ pub fn run(args: Args) -> u8 {
     };
     let mut cmd = std::process::Command::new(prog);
     cmd.args(rest);
-    if let Some(g) = p.gid {
-        cmd.gid(g);
-    }
-    if let Some(u) = p.uid {
-        cmd.uid(u);
+    if let Some(c) = creds {
+        // Setting the uid makes std drop the supplementary groups
+        // (setgroups(0)) before setgid/setuid; tests/exec_kernel.rs checks.
+        cmd.gid(c.gid).uid(c.uid);
     }
     let err = cmd.exec();
     eprintln!("polc exec: cannot run `{}`: {err}", prog.to_string_lossy());
