@@ -164,7 +164,7 @@ impl<'a> Printer<'a> {
     }
 
     /// The unused comment that starts at or after `end`, before `limit`, on
-    /// the same source line as `end`.
+    /// the same source line as `end` with only separators before it.
     fn take_eol(&mut self, end: usize, limit: usize) -> Option<&'a Comment> {
         let comments: &'a [Comment] = self.comments;
         for (i, c) in comments.iter().enumerate().skip(self.first_at(end)) {
@@ -175,8 +175,14 @@ impl<'a> Printer<'a> {
             if self.used[i] {
                 continue;
             }
+            // Only separators may stand between: after `a = 1; b = 2  # c`
+            // the comment belongs to `b = 2`, not to `a = 1`.
             let gap = self.src.get(end..s).unwrap_or("\n");
-            if gap.contains('\n') {
+            if gap.contains('\n')
+                || !gap
+                    .chars()
+                    .all(|c| c.is_whitespace() || c == ';' || c == ',')
+            {
                 return None;
             }
             self.used[i] = true;
@@ -330,7 +336,12 @@ impl<'a> Printer<'a> {
                 TunnelField::Dev(d) => format!("dev {}", quote(d)),
             },
             Entry::Tuning(t) => match t {
-                TuningEntry::Sysctl { key, value, .. } => {
+                TuningEntry::Sysctl {
+                    unsafe_kw,
+                    key,
+                    value,
+                    ..
+                } => {
                     let k = if key.node.quoted {
                         quote(&key.node.name)
                     } else {
@@ -342,7 +353,8 @@ impl<'a> Printer<'a> {
                         SysctlValue::On => "on".to_string(),
                         SysctlValue::Off => "off".to_string(),
                     };
-                    format!("{k} = {v}")
+                    let opt_in = if unsafe_kw.is_some() { "unsafe " } else { "" };
+                    format!("{opt_in}{k} = {v}")
                 }
                 TuningEntry::Qdisc { dev, kind, .. } => {
                     format!("qdisc {} {}", quote(&dev.node), kind.node)

@@ -117,6 +117,34 @@ fn fmt_keeps_comments() {
     );
 }
 
+/// Statements sharing a line with `;` keep their own end-of-line comment:
+/// it used to move to the first statement of the line.
+#[test]
+fn fmt_keeps_comments_with_their_statement_on_a_shared_line() {
+    let src = "tuning {\n    net.ipv4.tcp_autocorking = 1; net.ipv4.tcp_notsent_lowat = 16384  # lowat\n}\npolicy p {\n    hook output; default drop  # closed by default\n    allow any\n}\nnetwork n = { 10.0.0.0/8, 192.168.0.0/16  # lab\n}\n";
+    let out = fmt_roundtrip(src);
+    assert!(
+        out.contains(
+            "    net.ipv4.tcp_autocorking = 1\n    net.ipv4.tcp_notsent_lowat = 16384  # lowat\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("    hook output\n    default drop  # closed by default\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    10.0.0.0/8,\n    192.168.0.0/16,  # lab\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn fmt_keeps_unsafe_sysctls() {
+    let out = fmt_roundtrip("tuning {\n    unsafe   \"vm.swappiness\" = 10\n}\n");
+    assert_eq!(out, "tuning {\n    unsafe \"vm.swappiness\" = 10\n}\n");
+}
+
 #[test]
 fn fmt_canonical_layout() {
     let src = "import \"a\";network n={10.0.0.1,10.0.0.2,}\ngroup g{classid 0x00100001;uid 0x10}\ntuning{\"a.b\"=-1;x.y=\"s\\\"q\"}\nmatcher m = wasm \"m.wat\" { memory 65536; timeout 1500ms; fuel 0x10 }\nservice s = { tcp { 80 }, tcp 8000-8999, proto 50 }\npolicy p { allow any from ::ffff:192.0.2.1 to 2001:0db8:0::1 udp 53 }";
