@@ -226,7 +226,7 @@ cd "$DIR"
 mnt="$DIR/net cls"
 mkdir -p "$mnt"
 mount -t cgroup -o net_cls pol_test_net_cls "$mnt"
-trap 'rmdir "$mnt/pol/00100007" "$mnt/pol" 2>/dev/null; umount "$mnt"' EXIT
+trap 'rmdir "$mnt/pol/00100007" 2>/dev/null || true; rmdir "$mnt/pol" 2>/dev/null || true; umount "$mnt"' EXIT
 POL_NET_CLS="$DIR/unused" sh out/cgroups.sh
 [ ! -e "$DIR/unused" ] || { echo "cgroups.sh mounted a second net_cls" >&2; exit 1; }
 cat "$mnt/pol/00100007/net_cls.classid"
