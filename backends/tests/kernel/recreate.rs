@@ -14,7 +14,8 @@
 //! drop-in's `ExecStartPre=` command run by hand inside the new cgroup, as
 //! systemd runs it; the slice: its refresh service's `ExecStart=` run in
 //! the slice) and the process sends again (sent); a process outside every
-//! group is dropped throughout. `polc exec` (the other route) is tested in
+//! group is dropped throughout. apply.sh run again while the unit runs
+//! keeps it matched (its element loads in the same transaction). `polc exec` (the other route) is tested in
 //! tests/exec_kernel.rs, where the polc binary is.
 
 use super::temp_dir;
@@ -128,6 +129,9 @@ probe raw-refreshed "$RAW" sent
         r#"mkdir "/sys/fs/cgroup/$UNIT"
 run_in "$UNIT" "$dropin_cmd"
 probe unit-started "$UNIT" sent
+# apply.sh again while the unit runs: its element loads with the table.
+sh "$D/apply.sh" >/dev/null
+probe unit-after-reapply "$UNIT" sent
 recreate "$UNIT"
 probe unit-restarted-no-dropin "$UNIT" EPERM
 run_in "$UNIT" "$dropin_cmd"
@@ -181,7 +185,7 @@ fn scenario(opts: &BuildOptions, tag: &str) -> Result<usize, String> {
             let _ = writeln!(bad, "  {l}");
         }
     }
-    if !res.status.success() || !bad.is_empty() || count != 11 {
+    if !res.status.success() || !bad.is_empty() || count != 12 {
         return Err(format!(
             "{tag}: {count} probes, mismatches:\n{bad}\nstdout:\n{stdout}\nstderr:\n{}",
             String::from_utf8_lossy(&res.stderr)
