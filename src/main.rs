@@ -25,7 +25,7 @@ struct Cli {
 enum Command {
     /// Check files (each an entry point) or directories of `.pol` files: front end, verifier and tests
     Check(cmd::check::Args),
-    /// Build the artifacts (ruleset.nft, cgroups.sh, tunnels.sh, sysctl.conf, tuning.sh, apply.sh)
+    /// Build the artifacts (ruleset.nft, cgroups.sh, tunnels.sh, sysctl.conf, tuning.sh, refresh.sh, apply.sh, systemd/)
     Build(cmd::build::Args),
     /// Run the `test` blocks only
     Test(cmd::test::Args),

@@ -1,5 +1,7 @@
 //! `apply.sh`: installs everything in order — cgroups.sh, tunnels.sh,
-//! tuning.sh, then `nft -c -f` and `nft -f ruleset.nft`.
+//! tuning.sh, then `nft -c -f` and `nft -f` of ruleset.nft followed by
+//! `refresh.sh --print` (the elements of every cgroup that exists now,
+//! including those systemd created), in one transaction.
 //!
 //! - The previous `table inet NAME` is saved first (`nft -s list table`)
 //!   and loaded back if loading the new ruleset fails (nft transactions are
@@ -103,8 +105,17 @@ sh "$here/cgroups.sh"
 sh "$here/tunnels.sh"
 sh "$here/tuning.sh"
 
-"$NFT" -c -f "$here/ruleset.nft" || die "ruleset.nft does not pass nft -c; nothing loaded"
-if ! "$NFT" -f "$here/ruleset.nft"; then
+# The ruleset plus the cgroups that exist now (those systemd creates are not
+# in ruleset.nft), loaded in one transaction.
+load=$(mktemp "${TMPDIR:-/tmp}/pol-load.XXXXXX")
+trap 'rm -f "$saved" "$load"' EXIT
+{
+	cat "$here/ruleset.nft"
+	sh "$here/refresh.sh" --print
+} >"$load"
+
+"$NFT" -c -f "$load" || die "ruleset.nft does not pass nft -c; nothing loaded"
+if ! "$NFT" -f "$load"; then
 	printf 'apply.sh: loading ruleset.nft failed; restoring the previous table inet %s\n' "$table" >&2
 	"$NFT" -f "$saved" || die "restoring the previous table failed too"
 	exit 1

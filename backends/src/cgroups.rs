@@ -5,7 +5,8 @@
 //! - cgroup v2 root: `${POL_CGROUP2:-/sys/fs/cgroup}`. nft resolves
 //!   `socket cgroupv2` paths against /sys/fs/cgroup when the ruleset loads,
 //!   so apply.sh runs this first; a cgroup removed and created again later
-//!   gets a new id and needs the ruleset reloaded.
+//!   gets a new id, which `refresh.sh PATH` (or `polc exec`) adds to the
+//!   group's sets. `unit`/`slice` paths are systemd's to create.
 //! - net_cls: an existing net_cls mount is reused (found in
 //!   /proc/self/mounts); otherwise it is mounted at
 //!   `${POL_NET_CLS:-/run/pol/net_cls}` — outside /sys/fs/cgroup, which on
@@ -16,11 +17,13 @@ use crate::shell::{header, quote};
 use pol_lang::ir::{CgroupTree, ClassId, Program};
 use pol_lang::span::SourceMap;
 
-/// Every cgroup v2 path the groups name, with ancestors, parents first.
+/// Every cgroup v2 path the `cgroup` selectors name, with ancestors,
+/// parents first. Paths of `unit`/`slice` selectors are left out: systemd
+/// creates those (a `mkdir` behind its back would be adopted by no unit).
 pub fn cgroup_paths(program: &Program) -> Vec<String> {
     let mut tree = CgroupTree::default();
     for g in &program.groups {
-        for p in g.cgroup_paths() {
+        for p in g.cgroup_paths().filter(|p| !program.systemd_creates(p)) {
             tree.insert(p);
         }
     }
@@ -74,7 +77,9 @@ pub fn render(program: &Program, sources: &SourceMap) -> String {
     }
     if !paths.is_empty() {
         s.push_str("# cgroup v2 directories, parents first. nft resolves these paths to cgroup\n");
-        s.push_str("# ids when the ruleset loads: a cgroup created again later needs a reload.\n");
+        s.push_str(
+            "# ids when the ruleset loads: after creating one again, run refresh.sh PATH.\n",
+        );
         s.push_str("[ -e \"$POL_CGROUP2/cgroup.controllers\" ] ||\n\tdie \"no cgroup v2 hierarchy is mounted at $POL_CGROUP2 (missing feature: cgroup2; set POL_CGROUP2)\"\n");
         for p in &paths {
             s.push_str(&format!("mkdir -p -- \"$POL_CGROUP2\"/{}\n", quote(p)));

@@ -44,7 +44,7 @@ pub fn join(procs: &Path, hierarchy: Hierarchy) -> Result<(), String> {
         .open(procs)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!(
-                "`{shown}` does not exist: create the cgroups first (apply.sh or cgroups.sh)"
+                "`{shown}` does not exist: create the cgroups first (apply.sh or cgroups.sh; systemd creates a unit's cgroup when the unit starts)"
             ),
             std::io::ErrorKind::PermissionDenied => format!(
                 "cannot join `{shown}`: permission denied: run polc exec as root (or as the owner of a delegated cgroup)"

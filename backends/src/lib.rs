@@ -3,7 +3,9 @@
 //! One module per artifact, each reading only `pol_lang::ir` (plus the
 //! `SourceMap` for `FILE:LINE`): `nft` (ruleset.nft), `cgroups`
 //! (cgroups.sh), `tunnels` (tunnels.sh), `tuning` (sysctl.conf, tuning.sh),
-//! `apply` (apply.sh). `shell` is the one place values are quoted for sh,
+//! `apply` (apply.sh), `refresh` (refresh.sh: re-adding re-created cgroups
+//! to the sets), `systemd` (drop-ins and slice units under `systemd/`).
+//! `shell` is the one place values are quoted for sh,
 //! `nft::strings` the one place text is made safe for nft. `exec` plans how
 //! `polc exec` puts a process into a group. [`build`] is pure and
 //! deterministic: the same program gives byte-identical artifacts.
@@ -15,7 +17,9 @@ pub mod join;
 pub mod mounts;
 pub mod nft;
 pub mod output;
+pub mod refresh;
 pub mod shell;
+pub mod systemd;
 pub mod table_name;
 pub mod tuning;
 pub mod tunnels;
@@ -46,7 +50,8 @@ impl Default for BuildOptions {
 /// One output file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
-    pub name: &'static str,
+    /// Path relative to the output directory (`systemd/x.service.d/…`).
+    pub name: String,
     pub contents: String,
     pub executable: bool,
 }
@@ -64,15 +69,20 @@ impl fmt::Display for BuildError {
     }
 }
 
-/// The names of the artifacts, in the order `build` returns them.
-pub const ARTIFACT_NAMES: [&str; 6] = [
+/// The names of the top-level files, in the order `build` returns them
+/// (the files under [`SYSTEMD_DIR`] follow).
+pub const ARTIFACT_NAMES: [&str; 7] = [
     "ruleset.nft",
     "cgroups.sh",
     "tunnels.sh",
     "sysctl.conf",
     "tuning.sh",
+    "refresh.sh",
     "apply.sh",
 ];
+
+/// The subdirectory of systemd drop-ins and units.
+pub const SYSTEMD_DIR: &str = "systemd";
 
 /// All artifacts of §11, or every reason they cannot be built.
 pub fn build(
@@ -85,38 +95,27 @@ pub fn build(
         return Err(errors);
     }
     let (sysctl_conf, tuning_sh) = tuning::render(program, sources);
-    Ok(vec![
-        Artifact {
-            name: "ruleset.nft",
-            contents: nft::render(program, sources, opts, false),
-            executable: false,
-        },
-        Artifact {
-            name: "cgroups.sh",
-            contents: cgroups::render(program, sources),
-            executable: true,
-        },
-        Artifact {
-            name: "tunnels.sh",
-            contents: tunnels::render(program, sources),
-            executable: true,
-        },
-        Artifact {
-            name: "sysctl.conf",
-            contents: sysctl_conf,
-            executable: false,
-        },
-        Artifact {
-            name: "tuning.sh",
-            contents: tuning_sh,
-            executable: true,
-        },
-        Artifact {
-            name: "apply.sh",
-            contents: apply::render(program, sources, opts),
-            executable: true,
-        },
-    ])
+    let (ruleset, elements) = nft::render_with_elements(program, sources, opts, false);
+    let file = |name: &str, contents: String, executable: bool| Artifact {
+        name: name.to_string(),
+        contents,
+        executable,
+    };
+    let mut out = vec![
+        file("ruleset.nft", ruleset, false),
+        file("cgroups.sh", cgroups::render(program, sources), true),
+        file("tunnels.sh", tunnels::render(program, sources), true),
+        file("sysctl.conf", sysctl_conf, false),
+        file("tuning.sh", tuning_sh, true),
+        file(
+            "refresh.sh",
+            refresh::render_script(opts, sources, &elements),
+            true,
+        ),
+        file("apply.sh", apply::render(program, sources, opts), true),
+    ];
+    out.extend(systemd::render(program, sources, &opts.table, &elements));
+    Ok(out)
 }
 
 /// The naive rendering of the ruleset (anonymous inline sets, no verdict
@@ -141,6 +140,9 @@ fn is_ifname(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+'))
 }
 
+/// nft's longest set name (`NFT_SET_MAXNAMELEN` without the NUL).
+const MAX_NFT_NAME: usize = 255;
+
 /// What the backends refuse: text nft or sh cannot carry exactly.
 fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
     let mut errs = Vec::new();
@@ -149,6 +151,19 @@ fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
         err(why, None);
     }
     for g in &program.groups {
+        let set = nft::cgroup_set_name(&g.name, pol_lang::ir::MAX_CGROUP_PATH);
+        if g.cgroup_paths().next().is_some()
+            && (set.len() > MAX_NFT_NAME
+                || !g
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        {
+            err(
+                format!("group name `{}` cannot name its nft set `{set}` (at most {MAX_NFT_NAME} bytes of A-Z a-z 0-9 _ -)", g.name),
+                Some(g.span),
+            );
+        }
         for p in g.cgroup_paths() {
             if !nft::strings::quotable(p.as_str()) {
                 err(

@@ -109,6 +109,38 @@ pub enum Selector {
     Uid(Spanned<u64>),
     /// `gid N`
     Gid(Spanned<u64>),
+    /// `unit "NAME"` / `slice "NAME"`, optionally `user UID` (a unit of that
+    /// user's systemd manager); names are checked by the resolver.
+    Systemd(SystemdSelector),
+}
+
+/// Which kind of systemd selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemdKind {
+    /// `unit "web.service"` (any unit type but a slice).
+    Unit,
+    /// `slice "browser.slice"`.
+    Slice,
+}
+
+impl SystemdKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SystemdKind::Unit => "unit",
+            SystemdKind::Slice => "slice",
+        }
+    }
+}
+
+/// `unit "NAME" [user UID]` or `slice "NAME" [user UID]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemdSelector {
+    pub kind: SystemdKind,
+    /// The name as written (possibly `SLICE/UNIT` for a unit).
+    pub name: Spanned<String>,
+    /// `user UID`: the unit belongs to that user's manager.
+    pub user: Option<Spanned<u64>>,
+    pub span: Span,
 }
 
 impl Selector {
@@ -118,6 +150,7 @@ impl Selector {
             Selector::Classid(s) => s.span,
             Selector::Uid(s) => s.span,
             Selector::Gid(s) => s.span,
+            Selector::Systemd(s) => s.span,
         }
     }
 }

@@ -56,9 +56,37 @@ pub struct Program {
     pub tunnels: Vec<Tunnel>,
     pub tuning: Tuning,
     pub tests: Vec<Test>,
+    /// The systemd units and slices `unit`/`slice` selectors name (their
+    /// paths are ordinary `Selector::Cgroup`s of the groups; this says that
+    /// systemd, not cgroups.sh, creates them). Deduplicated, source order.
+    pub systemd: Vec<SystemdUnit>,
+}
+
+/// A unit or slice named by a `unit`/`slice` selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemdUnit {
+    /// The unit's own name (`web.service`, `a-b.slice`).
+    pub name: String,
+    /// `Some(uid)`: a unit of that user's manager; `None`: the system's.
+    pub user: Option<u32>,
+    /// Its cgroup path.
+    pub path: CgroupPath,
+    pub span: Span,
+}
+
+impl SystemdUnit {
+    pub fn is_slice(&self) -> bool {
+        self.name.ends_with(".slice")
+    }
 }
 
 impl Program {
+    /// True when systemd (a `unit`/`slice` selector) creates `path`, so
+    /// cgroups.sh must not.
+    pub fn systemd_creates(&self, path: &CgroupPath) -> bool {
+        self.systemd.iter().any(|u| &u.path == path)
+    }
+
     pub fn group(&self, id: GroupId) -> &Group {
         &self.groups[id.index()]
     }

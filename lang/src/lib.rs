@@ -22,5 +22,6 @@ pub mod safe_text;
 pub mod sets;
 pub mod span;
 pub mod stdlib;
+pub mod systemd;
 
 pub use compile::{compile, compile_source, compile_with_packet, Compilation, CompileOptions};

@@ -86,7 +86,7 @@ pub fn run(args: Args) -> u8 {
     };
     match output::write_dir(&args.output, &artifacts) {
         Ok(()) => {
-            let names: Vec<&str> = artifacts.iter().map(|a| a.name).collect();
+            let names: Vec<&str> = artifacts.iter().map(|a| a.name.as_str()).collect();
             eprintln!(
                 "polc build: wrote {} to {}",
                 names.join(", "),

@@ -3,7 +3,9 @@
 //! Layout (see docs/backends.md):
 //! - `table inet T` / `delete table inet T` / `table inet T { … }` in one
 //!   file, so `nft -f` replaces the table in one transaction;
-//! - named sets (one per distinct list, shared), then verdict maps;
+//! - named sets (one per distinct list, shared; cgroup v2 paths in one set
+//!   per group and level, `cg_GROUP_lN`, never inline, so that a re-created
+//!   cgroup can be re-added — `crate::refresh`), then verdict maps;
 //! - `do-reject`: TCP reset for TCP, icmpx admin-prohibited otherwise;
 //! - per policy, a base chain `policy-NAME` (filter, its hook, priority
 //!   filter, policy accept or drop — `default reject` is policy drop plus a
@@ -20,15 +22,17 @@ pub mod strings;
 
 use crate::BuildOptions;
 use pol_lang::ast::Verdict;
-use pol_lang::ir::{Policy, Program, Selector};
+use pol_lang::ir::{CgroupPath, Policy, Program, Selector};
 use pol_lang::span::SourceMap;
 use rules::{
     cgroup_literal, classid_literal, render_rule, rule_selectors, verdict_stmt, RuleCtx,
     REJECT_CHAIN,
 };
+pub use sets::CgroupElement;
 use sets::Sets;
 use strings::{comment_text, MAX_TEXT};
 
+pub use rules::cgroup_set_name;
 pub use rules::rule_selectors as selectors_of_rule;
 
 /// The dispatch key kind of a rule that selects exactly one socket key.
@@ -60,6 +64,20 @@ fn dispatch_key(program: &Program, rule: &pol_lang::ir::Rule) -> Option<(Dim, St
         [Selector::Gid(g)] => Some((Dim::Gid, g.to_string())),
         _ => None,
     }
+}
+
+/// The cgroup path behind a dispatch key literal among `rules`.
+fn cgroup_key_path(
+    program: &Program,
+    rules: &[pol_lang::ir::Rule],
+    key: &str,
+) -> Option<CgroupPath> {
+    rules
+        .iter()
+        .find_map(|r| match rule_selectors(program, r)?.as_slice() {
+            [Selector::Cgroup(p)] if cgroup_literal(p) == key => Some(p.clone()),
+            _ => None,
+        })
 }
 
 /// The base chain name of a policy.
@@ -202,15 +220,33 @@ impl Renderer<'_> {
             bodies[k].extend(r);
         }
         let mut elements = Vec::new();
+        // cgroup keys: every one is noted for the refresh; those systemd
+        // creates are left out of the file (they may not exist at load).
+        let mut noted: Vec<(CgroupPath, String)> = Vec::new();
         for (k, (key, body)) in keys.into_iter().zip(bodies).enumerate() {
             let chain = format!("{base}-d{run_no}-k{k}");
-            elements.push((key, format!("jump {chain}")));
+            let verdict = format!("jump {chain}");
+            let path = match dim {
+                Dim::Cgroup(_) => cgroup_key_path(self.program, &policy.rules[i..j], &key),
+                _ => None,
+            };
+            if let Some(p) = path {
+                noted.push((p.clone(), verdict.clone()));
+                if !self.program.systemd_creates(&p) {
+                    elements.push((key, verdict));
+                }
+            } else {
+                elements.push((key, verdict));
+            }
             self.chains.push((chain, body));
         }
         let first = self.sources.file_line(policy.rules[i].span);
         let last = self.sources.file_line(policy.rules[j - 1].span);
         let what = format!("rules {first} to {last} by {}", dim.key_expr());
         let map = self.sets.map(dim.key_expr(), elements, &what);
+        for (p, v) in &noted {
+            self.sets.note_map_element(&map, p, v);
+        }
         format!(
             "{} vmap @{map} comment \"{}\"",
             dim.key_expr(),
@@ -222,6 +258,17 @@ impl Renderer<'_> {
 /// Render the ruleset. `naive` writes every list inline and never
 /// dispatches (the one-rule-per-line baseline of the benchmark).
 pub fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions, naive: bool) -> String {
+    render_with_elements(program, sources, opts, naive).0
+}
+
+/// The ruleset and every cgroup-keyed element of its sets and maps (what
+/// a refresh re-adds; see `crate::refresh`).
+pub fn render_with_elements(
+    program: &Program,
+    sources: &SourceMap,
+    opts: &BuildOptions,
+    naive: bool,
+) -> (String, Vec<CgroupElement>) {
     let mut r = Renderer {
         program,
         sources,
@@ -274,5 +321,5 @@ pub fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions, naive
         out.pop();
     }
     out.push_str("}\n");
-    out
+    (out, r.sets.cgroup_elements().to_vec())
 }

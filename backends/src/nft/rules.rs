@@ -11,7 +11,7 @@
 use super::sets::{SetKind, Sets};
 use super::strings::{comment_text, log_prefix_text, MAX_TEXT};
 use pol_lang::ast::{Hook, Verdict};
-use pol_lang::ir::{CgroupPath, Program, Rule, Selector};
+use pol_lang::ir::{CgroupPath, GroupId, Program, Rule, Selector};
 use pol_lang::sets::addr::{prefix_bounds_v4, prefix_bounds_v6};
 use pol_lang::sets::service::{
     has_ports, proto_families, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
@@ -49,28 +49,54 @@ pub fn rule_selectors(program: &Program, rule: &Rule) -> Option<Vec<Selector>> {
     Some(sels)
 }
 
-/// The nft match for a set of selectors of one kind (one cgroup level, or
-/// all classids, uids or gids); `None` when the list is empty.
-fn selector_matches(sels: &[Selector], sets: &mut Sets, site: &str) -> Vec<String> {
-    let mut by_level: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+/// The name of group `group`'s set of cgroup paths at `level`.
+pub fn cgroup_set_name(group: &str, level: usize) -> String {
+    format!("cg_{group}_l{level}")
+}
+
+/// The group tests of a rule, one nft match per alternative: for cgroup v2,
+/// one named set per group and level (`socket cgroupv2 level N
+/// @cg_GROUP_lN`), so that a refresh can add a re-created cgroup's new id
+/// to it; then all class ids, uids and gids each in one test.
+fn selector_matches(
+    program: &Program,
+    rule: &Rule,
+    sels: &[Selector],
+    sets: &mut Sets,
+    site: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let deferred = |p: &CgroupPath| program.systemd_creates(p);
+    let mut seen: Vec<GroupId> = Vec::new();
+    for g in rule.matches.groups.iter().flatten() {
+        if seen.contains(g) {
+            continue;
+        }
+        seen.push(*g);
+        let group = program.group(*g);
+        let mut by_level: BTreeMap<usize, Vec<CgroupPath>> = BTreeMap::new();
+        for p in group.cgroup_paths() {
+            by_level.entry(p.level()).or_default().push(p.clone());
+        }
+        for (level, paths) in by_level {
+            let set = sets.cgroup_set(
+                &cgroup_set_name(&group.name, level),
+                level,
+                &paths,
+                &deferred,
+                site,
+            );
+            out.push(format!("socket cgroupv2 level {level} {set}"));
+        }
+    }
     let (mut cls, mut uids, mut gids) = (Vec::new(), Vec::new(), Vec::new());
     for s in sels {
         match s {
-            Selector::Cgroup(p) => by_level
-                .entry(p.level())
-                .or_default()
-                .push(cgroup_literal(p)),
+            Selector::Cgroup(_) => {}
             Selector::Classid(c) => cls.push(classid_literal(c.0)),
             Selector::Uid(u) => uids.push(u.to_string()),
             Selector::Gid(g) => gids.push(g.to_string()),
         }
-    }
-    let mut out = Vec::new();
-    for (level, paths) in by_level {
-        out.push(format!(
-            "socket cgroupv2 level {level} {}",
-            one_or_set(sets, SetKind::Cgroup(level), paths, site)
-        ));
     }
     if !cls.is_empty() {
         out.push(format!(
@@ -289,7 +315,7 @@ pub fn render_rule(
     let m = &rule.matches;
     let site = ctx.site.as_str();
     let group_alts: Vec<Option<String>> = match rule_selectors(ctx.program, rule) {
-        Some(sels) if !skip_groups => selector_matches(&sels, sets, site)
+        Some(sels) if !skip_groups => selector_matches(ctx.program, rule, &sels, sets, site)
             .into_iter()
             .map(Some)
             .collect(),

@@ -8,6 +8,7 @@
 //! each list inline as an anonymous set instead.
 
 use super::strings::{comment_text, MAX_TEXT};
+use pol_lang::ir::CgroupPath;
 use std::collections::HashMap;
 
 /// What a set holds; decides its type line and name prefix.
@@ -73,6 +74,16 @@ struct MapDecl {
     comment: String,
 }
 
+/// One element keyed by a cgroup path, in a set (`verdict: None`) or a
+/// verdict map: what a refresh re-adds after the cgroup is re-created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupElement {
+    pub path: CgroupPath,
+    /// The set or map holding it.
+    pub container: String,
+    pub verdict: Option<String>,
+}
+
 /// All sets and maps of one table.
 pub struct Sets {
     inline: bool,
@@ -80,6 +91,9 @@ pub struct Sets {
     decls: Vec<SetDecl>,
     counts: HashMap<&'static str, usize>,
     maps: Vec<MapDecl>,
+    /// Every cgroup-keyed element of every set and map (in declaration
+    /// order), including those left out of the file (`deferred`).
+    cgroup_elements: Vec<CgroupElement>,
 }
 
 impl Sets {
@@ -90,7 +104,64 @@ impl Sets {
             decls: Vec::new(),
             counts: HashMap::new(),
             maps: Vec::new(),
+            cgroup_elements: Vec::new(),
         }
+    }
+
+    /// The set of a group's cgroup paths at one level, named `name` and
+    /// declared once: `@name`. Paths in `deferred` (created by systemd, so
+    /// possibly absent when the ruleset loads) are left out of the file and
+    /// added by a refresh; the others are written as elements, resolved to
+    /// cgroup ids when the ruleset loads. In naive mode: the inline literal
+    /// or anonymous set of old.
+    pub fn cgroup_set(
+        &mut self,
+        name: &str,
+        level: usize,
+        paths: &[CgroupPath],
+        deferred: &dyn Fn(&CgroupPath) -> bool,
+        site: &str,
+    ) -> String {
+        let literal = |p: &CgroupPath| format!("\"{}\"", p.as_str());
+        if self.inline {
+            return match paths {
+                [one] => literal(one),
+                _ => format!(
+                    "{{ {} }}",
+                    paths.iter().map(literal).collect::<Vec<_>>().join(", ")
+                ),
+            };
+        }
+        if !self.decls.iter().any(|d| d.name == name) {
+            self.decls.push(SetDecl {
+                name: name.to_string(),
+                kind: SetKind::Cgroup(level),
+                elements: paths.iter().filter(|p| !deferred(p)).map(literal).collect(),
+                first_use: site.to_string(),
+            });
+            for p in paths {
+                self.cgroup_elements.push(CgroupElement {
+                    path: p.clone(),
+                    container: name.to_string(),
+                    verdict: None,
+                });
+            }
+        }
+        format!("@{name}")
+    }
+
+    /// Record that map `map` holds `path : verdict` (for the refresh).
+    pub fn note_map_element(&mut self, map: &str, path: &CgroupPath, verdict: &str) {
+        self.cgroup_elements.push(CgroupElement {
+            path: path.clone(),
+            container: map.to_string(),
+            verdict: Some(verdict.to_string()),
+        });
+    }
+
+    /// Every cgroup-keyed element of the table.
+    pub fn cgroup_elements(&self) -> &[CgroupElement] {
+        &self.cgroup_elements
     }
 
     /// A reference to a set of `elements` (two or more): `@name`, or an
@@ -168,9 +239,13 @@ impl Sets {
     }
 }
 
-/// `elements = { a, b, … }`, one element per line when there are several.
+/// `elements = { a, b, … }`, one element per line when there are several;
+/// nothing for an empty list (a set filled by a refresh only).
 fn render_elements<'a>(out: &mut String, els: impl Iterator<Item = &'a str>) {
     let els: Vec<&str> = els.collect();
+    if els.is_empty() {
+        return;
+    }
     if els.len() <= 4 && els.iter().map(|e| e.len()).sum::<usize>() < 60 {
         out.push_str(&format!("\t\telements = {{ {} }}\n", els.join(", ")));
         return;

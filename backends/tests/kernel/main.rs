@@ -26,6 +26,7 @@ mod support;
 mod inbound;
 mod plan;
 mod probe;
+mod recreate;
 mod scripts;
 
 use plan::{probe_id, write_plan, Ctx, Observed, Probe};
@@ -45,6 +46,9 @@ fn main() {
     }
     if args.get(1).map(String::as_str) == Some("__in_ns_input") {
         std::process::exit(inbound::child_main(Path::new(&args[2])));
+    }
+    if args.get(1).map(String::as_str) == Some("__udp_send") {
+        std::process::exit(recreate::udp_send_main(&args[2], &args[3]));
     }
     if args.get(1).map(String::as_str) == Some("__input_peer") {
         std::process::exit(inbound::peer_main(Path::new(&args[2])));
@@ -84,6 +88,10 @@ fn main() {
         "random_input_policies_behave_as_evaluated",
         &inbound::random_input_policies,
     );
+    run(
+        "groups_survive_cgroup_recreation",
+        &recreate::groups_survive_recreation,
+    );
     for (name, f) in scripts::TESTS {
         run(name, f);
     }
@@ -113,7 +121,11 @@ pub fn write_artifacts(
 ) -> Result<(), String> {
     let arts = build(program, sources, opts).map_err(|e| format!("build refused: {e:?}"))?;
     for a in arts {
-        std::fs::write(dir.join(a.name), a.contents).map_err(|e| e.to_string())?;
+        let path = dir.join(&a.name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(path, a.contents).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -93,7 +93,17 @@ fn run(dir: &Path) -> Result<(), String> {
         &format!("sh {}/cgroups.sh", dir.display()),
         &[("POL_NET_CLS", &netcls_s)],
     )?;
-    sh(&format!("nft -c -f {0}/ruleset.nft && nft -f {0}/ruleset.nft && nft list ruleset >{0}/listed.nft", dir.display()), &[])?;
+    let (ctxs, probes) =
+        read_plan(&std::fs::read_to_string(dir.join("plan.txt")).map_err(|e| e.to_string())?);
+    // The cgroups of `unit`/`slice` groups are systemd's to create; here the
+    // test plays systemd. Then the ruleset and the elements of every cgroup
+    // that exists load in one transaction, as apply.sh does.
+    for c in &ctxs {
+        if let Some(p) = &c.cgroup {
+            std::fs::create_dir_all(format!("/sys/fs/cgroup/{p}")).map_err(|e| e.to_string())?;
+        }
+    }
+    sh(&format!("{{ cat {0}/ruleset.nft; sh {0}/refresh.sh --print; }} >{0}/load.nft && nft -c -f {0}/load.nft && nft -f {0}/load.nft && nft list ruleset >{0}/listed.nft", dir.display()), &[])?;
     let orig = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
         .and_then(|s| {
@@ -102,8 +112,6 @@ fn run(dir: &Path) -> Result<(), String> {
         })
         .unwrap_or_else(|| "/".into());
     let netcls = net_cls_mount();
-    let (ctxs, probes) =
-        read_plan(&std::fs::read_to_string(dir.join("plan.txt")).map_err(|e| e.to_string())?);
     let cap = capture_socket()?;
     drain(&cap);
     let mut out = String::new();

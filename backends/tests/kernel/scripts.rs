@@ -394,7 +394,8 @@ sh {d}/apply.sh --check
 # a failing load restores the previous table
 cat >{d}/fake-nft <<'FAKE'
 #!/bin/sh
-for a in "$@"; do case $a in */ruleset.nft) [ "$1" = -f ] && {{ echo 'fake nft: load fails' >&2; exit 1; }} ;; esac; done
+# apply.sh loads ruleset.nft plus refresh.sh's elements from a temporary pol-load.* file
+for a in "$@"; do case $a in */ruleset.nft|*/pol-load.*) [ "$1" = -f ] && {{ echo 'fake nft: load fails' >&2; exit 1; }} ;; esac; done
 exec nft "$@"
 FAKE
 chmod +x {d}/fake-nft

@@ -67,6 +67,10 @@ codes! {
     CGROUP_RESERVED    = "P0146", Type, Error, "cgroup name clashes with the kernel's interface files";
     INPUT_GROUP        = "P0147", Type, Warning, "group on an input policy matches only locally delivered packets";
     CGROUP_TOO_DEEP    = "P0148", Type, Error, "cgroup path too deep";
+    INVALID_UNIT_NAME  = "P0150", Type, Error, "invalid systemd unit name";
+    INVALID_SLICE_NAME = "P0151", Type, Error, "invalid systemd slice name";
+    SLICE_NESTING      = "P0152", Type, Error, "slice nesting contradicts the slice's name";
+    USER_SLICE_NO_UID  = "P0153", Type, Error, "unit of a user's manager without a uid";
     // --- tunnels (front end)
     IFNAME_TOO_LONG    = "P0201", Tunnel, Error, "interface name too long";
     KEY_OUT_OF_RANGE   = "P0202", Tunnel, Error, "tunnel key out of range";

@@ -725,6 +725,15 @@ fn selector(s: &Selector) -> String {
         Selector::Classid(c) => format!("classid {:x}:{:x}", c.node >> 16, c.node & 0xffff),
         Selector::Uid(n) => format!("uid {}", n.node),
         Selector::Gid(n) => format!("gid {}", n.node),
+        Selector::Systemd(s) => match &s.user {
+            Some(u) => format!(
+                "{} {} user {}",
+                s.kind.as_str(),
+                quote(&s.name.node),
+                u.node
+            ),
+            None => format!("{} {}", s.kind.as_str(), quote(&s.name.node)),
+        },
     }
 }
 

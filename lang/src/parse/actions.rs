@@ -168,6 +168,62 @@ pub fn classid_int(file: FileId, errors: &mut Vec<Diagnostic>, n: u64, l: usize,
     }
 }
 
+/// `unit "NAME" [user UID]` / `slice "NAME" [user UID]`: the selector
+/// words are contextual, so any other word here is a syntax error.
+pub fn systemd_selector(
+    file: FileId,
+    errors: &mut Vec<Diagnostic>,
+    word: Spanned<String>,
+    name: Spanned<String>,
+    user: Option<(Spanned<String>, Spanned<u64>)>,
+    l: usize,
+    r: usize,
+) -> Option<crate::ast::Selector> {
+    use crate::ast::{Selector, SystemdKind, SystemdSelector};
+    let kind = match word.node.as_str() {
+        "unit" => SystemdKind::Unit,
+        "slice" => SystemdKind::Slice,
+        other => {
+            errors.push(
+                Diagnostic::new(
+                    codes::UNEXPECTED_TOKEN,
+                    word.span,
+                    format!("unknown selector `{other}`"),
+                )
+                .with_label(
+                    "a group selects by `cgroup`, `classid`, `uid`, `gid`, `unit` or `slice`",
+                ),
+            );
+            return None;
+        }
+    };
+    let user = match user {
+        None => None,
+        Some((w, _)) if w.node != "user" => {
+            errors.push(
+                Diagnostic::new(
+                    codes::UNEXPECTED_TOKEN,
+                    w.span,
+                    format!("unexpected `{}` after the {} name", w.node, kind.as_str()),
+                )
+                .with_label("only `user UID` may follow the name")
+                .with_help(format!(
+                    "write `{} \"NAME\" user 1000` for a unit of user 1000's manager",
+                    kind.as_str()
+                )),
+            );
+            return None;
+        }
+        Some((_, uid)) => Some(uid),
+    };
+    Some(Selector::Systemd(SystemdSelector {
+        kind,
+        name,
+        user,
+        span: span(file, l, r),
+    }))
+}
+
 fn split_qty(text: &str) -> (&str, &str) {
     let idx = text
         .find(|c: char| !c.is_ascii_digit())

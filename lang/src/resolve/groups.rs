@@ -1,5 +1,6 @@
 //! Groups: selector blocks checked (cgroup paths, class ids, uid/gid
-//! ranges), union groups flattened, and the cgroup path tree built.
+//! ranges, systemd unit and slice names turned into their cgroup paths),
+//! union groups flattened, and the cgroup path tree built.
 
 use super::names::DefKind;
 use super::Resolver;
@@ -7,6 +8,7 @@ use crate::ast;
 use crate::diag::{codes, Diagnostic};
 use crate::ir::{self, CgroupPath, CgroupPathError, CgroupTree, ClassId, GroupId, Selector};
 use crate::span::Span;
+use crate::systemd::{self, NameError};
 
 impl Resolver<'_> {
     pub fn eval_group(&mut self, fi: usize, ii: usize) {
@@ -71,6 +73,7 @@ impl Resolver<'_> {
                     None
                 }
             },
+            ast::Selector::Systemd(sel) => self.systemd_selector(sel),
             ast::Selector::Classid(c) => {
                 if c.node == 0 {
                     self.err(
@@ -109,6 +112,107 @@ impl Resolver<'_> {
                 }
             }
         }
+    }
+
+    /// `unit`/`slice` selectors: systemd's name rules, then the cgroup path
+    /// systemd gives the unit (recorded in `self.systemd`).
+    fn systemd_selector(&mut self, sel: &ast::SystemdSelector) -> Option<Selector> {
+        let is_slice = sel.kind == ast::SystemdKind::Slice;
+        let user = match &sel.user {
+            None => None,
+            Some(u) => match u32::try_from(u.node) {
+                Ok(v) if v != u32::MAX => Some(v),
+                _ => {
+                    self.err(
+                        Diagnostic::new(
+                            codes::ID_OUT_OF_RANGE,
+                            u.span,
+                            format!("uid `{}` is out of range", u.node),
+                        )
+                        .with_label("a uid is 0–4294967294"),
+                    );
+                    return None;
+                }
+            },
+        };
+        let written = sel.name.node.as_str();
+        let below = match systemd::unit_path(written, is_slice) {
+            Ok(p) => p,
+            Err(e) => {
+                let d = match e {
+                    NameError::Unit(why) => Diagnostic::new(
+                        codes::INVALID_UNIT_NAME,
+                        sel.name.span,
+                        format!("invalid unit name `{}`", written.escape_debug()),
+                    )
+                    .with_label(why)
+                    .with_help("systemd unit names are `NAME.TYPE`, at most 255 of A-Z a-z 0-9 : _ . - @ \\"),
+                    NameError::Slice(why) => Diagnostic::new(
+                        codes::INVALID_SLICE_NAME,
+                        sel.name.span,
+                        format!("invalid slice name `{}`", written.escape_debug()),
+                    )
+                    .with_label(why)
+                    .with_help("a slice `a-b.slice` lives in `a.slice`; write the dash-separated parts without empty ones"),
+                    NameError::Nesting { written, expected } => Diagnostic::new(
+                        codes::SLICE_NESTING,
+                        sel.name.span,
+                        format!("`{written}` contradicts the slice's name"),
+                    )
+                    .with_label(format!("systemd puts this slice at `{expected}`"))
+                    .with_help("write only the innermost slice; polc derives its parents from its name"),
+                };
+                self.err(d);
+                return None;
+            }
+        };
+        if user.is_none() && systemd::in_user_slice(&below) {
+            let top = below.first().cloned().unwrap_or_default();
+            self.err(
+                Diagnostic::new(
+                    codes::USER_SLICE_NO_UID,
+                    sel.span,
+                    format!("`{top}` is a slice of a user's manager, but no user is given"),
+                )
+                .with_label("whose manager? each user has their own")
+                .with_help(format!(
+                    "add the user's uid: `{} \"{written}\" user 1000`",
+                    sel.kind.as_str()
+                )),
+            );
+            return None;
+        }
+        let path = match systemd::cgroup_path(written, is_slice, user)
+            .map_err(|_| String::new())
+            .and_then(|p| CgroupPath::parse(&p).map_err(|e| e.to_string()))
+        {
+            Ok(p) => p,
+            Err(why) => {
+                self.err(
+                    Diagnostic::new(
+                        codes::INVALID_CGROUP,
+                        sel.name.span,
+                        format!("`{}` gives no valid cgroup path", written.escape_debug()),
+                    )
+                    .with_label(why),
+                );
+                return None;
+            }
+        };
+        let name = below.last().cloned().unwrap_or_default();
+        if !self
+            .systemd
+            .iter()
+            .any(|u| u.name == name && u.user == user && u.path == path)
+        {
+            self.systemd.push(ir::SystemdUnit {
+                name,
+                user,
+                path: path.clone(),
+                span: sel.span,
+            });
+        }
+        Some(Selector::Cgroup(path))
     }
 
     /// Resolve a group expression: `Some(None)` = any, `Some(Some(ids))`,

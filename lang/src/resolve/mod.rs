@@ -49,6 +49,8 @@ pub struct Resolver<'a> {
     pub tunnel_ids: HashMap<String, TunnelId>,
     pub tunnels: Vec<ir::Tunnel>,
     pub matchers: calls::Matchers,
+    /// Units and slices named by `unit`/`slice` selectors.
+    pub systemd: Vec<ir::SystemdUnit>,
 }
 
 /// Resolve a loaded program. Returns the IR only when there are no errors.
@@ -75,6 +77,7 @@ pub fn resolve(
         tunnel_ids: HashMap::new(),
         tunnels: Vec::new(),
         matchers: calls::Matchers::new(matcher_opts.clone()),
+        systemd: Vec::new(),
     };
     r.load_matchers();
     let order = defgraph::evaluation_order(&mut r);
@@ -103,6 +106,7 @@ pub fn resolve(
         tunnels: r.tunnels,
         tuning,
         tests,
+        systemd: r.systemd,
     };
     (Some(program), diags, packet)
 }
