@@ -33,7 +33,7 @@ enum Command {
     Explain(cmd::explain::Args),
     /// The packets whose verdict changes between two versions of a policy
     Diff(cmd::diff::Args),
-    /// Print files in canonical layout (or check that they are)
+    /// Rewrite files in place in canonical layout (with --check, only list the files that would change)
     Fmt(cmd::fmt::Args),
     /// Run a command inside a group's cgroup (and net_cls class)
     Exec(cmd::exec::Args),
@@ -74,7 +74,7 @@ fn real_main() -> ExitCode {
         Command::Fmt(a) => cmd::fmt::run(a),
         Command::Exec(a) => cmd::exec::run(a),
     };
-    ExitCode::from(status)
+    ExitCode::from(out::final_status(status))
 }
 
 /// Where a run of polc reads from: shared flags of the commands that compile.

@@ -28,6 +28,8 @@ pub struct Args {
     #[arg(long)]
     pub no_verify: bool,
     #[command(flatten)]
+    pub limits: report::Limits,
+    #[command(flatten)]
     pub compile: CompileFlags,
     #[command(flatten)]
     pub solver: SolverFlags,
@@ -192,6 +194,12 @@ pub fn run(args: Args) -> u8 {
         .map(|f| analyze_with(f, &args.compile, verifier))
         .collect();
     let parts: Vec<Part<'_>> = analyses.iter().map(Analysis::part).collect();
-    crate::out::print(&report::render(&parts, args.format, report::use_color()));
+    let _ = report::write(
+        &parts,
+        args.format,
+        report::use_color(),
+        args.limits,
+        &mut crate::out::Stdout,
+    );
     report::exit_status(&parts, args.deny_warnings)
 }

@@ -16,6 +16,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     #[command(flatten)]
+    pub limits: report::Limits,
+    #[command(flatten)]
     pub compile: CompileFlags,
     #[command(flatten)]
     pub solver: SolverFlags,
@@ -44,7 +46,13 @@ pub fn run(args: Args) -> u8 {
         diags: &diags,
         sources: &compilation.sources,
     }];
-    crate::out::print(&report::render(&parts, args.format, report::use_color()));
+    let _ = report::write(
+        &parts,
+        args.format,
+        report::use_color(),
+        args.limits,
+        &mut crate::out::Stdout,
+    );
     if let (Some(s), Format::Human) = (summary, args.format) {
         crate::out::println(&s);
     }

@@ -4,6 +4,7 @@
 //! Rendering lives in `render` (the only user of codespan-reporting).
 
 pub mod codes;
+mod excerpt;
 pub mod render;
 
 pub use codes::Code;

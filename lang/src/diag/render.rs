@@ -2,8 +2,10 @@
 //! only module that uses it), the JSON object of LANGUAGE.md §10, SARIF
 //! 2.1.0 and GitHub workflow annotations.
 
+use super::excerpt::Excerpt;
 use super::{codes, Diagnostic, Diagnostics, Severity};
-use crate::span::SourceMap;
+use crate::safe_text::{terminal, uri};
+use crate::span::{SourceMap, Span};
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::term;
 use serde_json::{json, Value};
@@ -23,20 +25,36 @@ pub fn human(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
 
 /// The diagnostics alone, without the summary line.
 pub fn human_items(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
+    let mut out = Vec::new();
+    for d in diags.iter() {
+        out.extend_from_slice(&human_one(d, sources, color));
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One diagnostic as human text: its source excerpt cut to a window per
+/// line and every piece of user text made safe for a terminal. Its size is
+/// bounded by the diagnostic, not by the lines it points into.
+pub fn human_one(d: &Diagnostic, sources: &SourceMap, color: bool) -> Vec<u8> {
     let mut buf = if color {
         term::termcolor::Buffer::ansi()
     } else {
         term::termcolor::Buffer::no_color()
     };
     let config = term::Config::default();
-    for d in diags.iter() {
-        let cd = to_codespan(d);
-        if term::emit_to_write_style(&mut buf, &config, sources, &cd).is_err() {
-            // A span outside its file: fall back to the plain line.
-            buf_push(&mut buf, &plain_line(d, sources));
-        }
+    let spans: Vec<Span> = d
+        .primary
+        .into_iter()
+        .chain(d.labels.iter().map(|l| l.span))
+        .collect();
+    let excerpt = Excerpt::new(sources, &spans);
+    let cd = to_codespan(d, &excerpt);
+    if term::emit_to_write_style(&mut buf, &config, &excerpt, &cd).is_err() {
+        // A span outside its file: fall back to the plain line.
+        buf.clear();
+        buf_push(&mut buf, &plain_line(d, sources));
     }
-    String::from_utf8_lossy(buf.as_slice()).into_owned()
+    buf.into_inner()
 }
 
 fn buf_push(buf: &mut term::termcolor::Buffer, s: &str) {
@@ -71,55 +89,64 @@ fn plain_line(d: &Diagnostic, sources: &SourceMap) -> String {
             let (l, c) = sources.start_line_col(sp);
             format!(
                 "{}:{}:{}: {}[{}]: {}",
-                sources.name(sp.file),
+                terminal::escape(sources.name(sp.file)),
                 l,
                 c,
                 d.severity.as_str(),
                 d.code.id,
-                d.message
+                terminal::escape(&d.message)
             )
         }
         None => format!(
             "{}: {}[{}]: {}",
-            d.path.as_deref().unwrap_or("polc"),
+            terminal::escape(d.path.as_deref().unwrap_or("polc")),
             d.severity.as_str(),
             d.code.id,
-            d.message
+            terminal::escape(&d.message)
         ),
     }
 }
 
-fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<crate::span::FileId> {
+/// The codespan-reporting form of `d`, its spans mapped into `excerpt` and
+/// its texts escaped for a terminal.
+fn to_codespan(d: &Diagnostic, excerpt: &Excerpt<'_>) -> cs::Diagnostic<crate::span::FileId> {
+    let safe = |t: &str| terminal::escape(t).into_owned();
     let sev = match d.severity {
         Severity::Error => cs::Severity::Error,
         Severity::Warning => cs::Severity::Warning,
         Severity::Note => cs::Severity::Note,
     };
     // A diagnostic without a span names its path in the message itself.
-    let message = d.message.clone();
+    let message = safe(&d.message);
     let mut labels = Vec::new();
     if let Some(sp) = d.primary {
-        let mut l = cs::Label::primary(sp.file, sp.range());
+        let mut l = cs::Label::primary(sp.file, excerpt.map(sp));
         if let Some(t) = &d.primary_label {
-            l = l.with_message(t.clone());
+            l = l.with_message(safe(t));
         }
         labels.push(l);
     }
     for rel in &d.labels {
         labels.push(
-            cs::Label::secondary(rel.span.file, rel.span.range()).with_message(rel.message.clone()),
+            cs::Label::secondary(rel.span.file, excerpt.map(rel.span))
+                .with_message(safe(&rel.message)),
         );
     }
     let mut notes: Vec<String> = Vec::new();
     if let Some(p) = &d.policy {
-        notes.push(format!("in policy `{p}`"));
+        notes.push(format!("in policy `{}`", safe(p)));
     }
     if let Some(w) = &d.witness {
-        notes.push(format!("witness: {}", witness_text(w)));
+        notes.push(format!("witness: {}", safe(&witness_text(w))));
     }
-    notes.extend(d.notes.iter().cloned());
+    // A note may quote a tool's multi-line message (a WAT parse error).
+    notes.extend(
+        d.notes
+            .iter()
+            .map(|n| terminal::escape_lines(n).into_owned()),
+    );
     if let Some(h) = &d.help {
-        notes.push(format!("help: {h}"));
+        notes.push(format!("help: {}", safe(h)));
     }
     cs::Diagnostic::new(sev)
         .with_code(format!("{}/{}", d.code.id, d.code.kind.as_str()))
@@ -128,7 +155,8 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<crate::span::FileId> {
         .with_notes(notes)
 }
 
-/// A witness packet in one line, in the language's own packet syntax.
+/// A witness packet in one line, in the language's own packet syntax, safe
+/// for a terminal.
 pub fn witness_text(w: &super::Witness) -> String {
     let mut s = String::new();
     if let Some(g) = &w.group {
@@ -159,7 +187,9 @@ pub fn witness_text(w: &super::Witness) -> String {
         s.push_str(&format!(" via {v}"));
     }
     s.push_str(&format!(" gets {}", w.verdict));
-    s
+    // Group names and cgroup paths come from sources; this line is shown
+    // on terminals (explain, diff, human notes).
+    terminal::escape(&s).into_owned()
 }
 
 /// One diagnostic as the JSON object of LANGUAGE.md §10.
@@ -252,12 +282,12 @@ pub fn sarif(diags: &Diagnostics, sources: &SourceMap) -> Value {
                     let (l, c) = sources.start_line_col(sp);
                     let (el, ec) = sources.end_line_col(sp);
                     json!([{ "physicalLocation": {
-                        "artifactLocation": { "uri": sources.name(sp.file) },
+                        "artifactLocation": { "uri": uri::path_to_uri(sources.name(sp.file)) },
                         "region": { "startLine": l, "startColumn": c, "endLine": el, "endColumn": ec }
                     }}])
                 }
                 None => json!([{ "physicalLocation": {
-                    "artifactLocation": { "uri": d.path.clone().unwrap_or_default() }
+                    "artifactLocation": { "uri": uri::path_to_uri(d.path.as_deref().unwrap_or_default()) }
                 }}]),
             };
             r["locations"] = loc;
@@ -269,7 +299,7 @@ pub fn sarif(diags: &Diagnostics, sources: &SourceMap) -> Value {
                         .map(|(i, lab)| {
                             let (l, c) = sources.start_line_col(lab.span);
                             json!({ "id": i, "message": { "text": lab.message }, "physicalLocation": {
-                                "artifactLocation": { "uri": sources.name(lab.span.file) },
+                                "artifactLocation": { "uri": uri::path_to_uri(sources.name(lab.span.file)) },
                                 "region": { "startLine": l, "startColumn": c }
                             }})
                         })
@@ -309,52 +339,114 @@ fn sarif_level(s: Severity) -> &'static str {
 pub fn github(diags: &Diagnostics, sources: &SourceMap) -> String {
     let mut out = String::new();
     for d in diags.iter() {
-        let level = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Note => "notice",
-        };
-        let mut props = Vec::new();
-        match d.primary {
-            Some(sp) => {
-                let (l, c) = sources.start_line_col(sp);
-                let (el, ec) = sources.end_line_col(sp);
-                props.push(format!("file={}", gh_prop(sources.name(sp.file))));
-                props.push(format!("line={l}"));
-                props.push(format!("col={c}"));
-                props.push(format!("endLine={el}"));
-                if el == l {
-                    props.push(format!("endColumn={ec}"));
-                }
-            }
-            None => props.push(format!("file={}", gh_prop(d.path.as_deref().unwrap_or("")))),
-        }
-        props.push(format!(
-            "title={}",
-            gh_prop(&format!("{} {}", d.code.id, d.code.kind.as_str()))
-        ));
-        let mut msg = d.message.clone();
-        if let Some(w) = &d.witness {
-            msg.push_str(&format!("\nwitness: {}", witness_text(w)));
-        }
-        if let Some(h) = &d.help {
-            msg.push_str(&format!("\nhelp: {h}"));
-        }
-        out.push_str(&format!(
-            "::{level} {}::{}\n",
-            props.join(","),
-            gh_data(&msg)
-        ));
+        out.push_str(&github_one(d, sources));
     }
     out
 }
 
-fn gh_data(s: &str) -> String {
+/// One diagnostic as one workflow command line (newline included). User
+/// text is made safe for the log (terminal escapes shown visibly, since
+/// GitHub's log viewer obeys ANSI sequences), then escaped by GitHub's own
+/// rules: `%`, CR and LF in the message; also `:` and `,` in properties.
+pub fn github_one(d: &Diagnostic, sources: &SourceMap) -> String {
+    let level = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Note => "notice",
+    };
+    let mut props = Vec::new();
+    match d.primary {
+        Some(sp) => {
+            let (l, c) = sources.start_line_col(sp);
+            let (el, ec) = sources.end_line_col(sp);
+            props.push(format!("file={}", gh_prop(sources.name(sp.file))));
+            props.push(format!("line={l}"));
+            props.push(format!("col={c}"));
+            props.push(format!("endLine={el}"));
+            if el == l {
+                props.push(format!("endColumn={ec}"));
+            }
+        }
+        None => props.push(format!("file={}", gh_prop(d.path.as_deref().unwrap_or("")))),
+    }
+    props.push(format!(
+        "title={}",
+        gh_prop(&format!("{} {}", d.code.id, d.code.kind.as_str()))
+    ));
+    let mut msg = terminal::escape(&d.message).into_owned();
+    if let Some(w) = &d.witness {
+        msg.push_str(&format!(
+            "\nwitness: {}",
+            terminal::escape(&witness_text(w))
+        ));
+    }
+    if let Some(h) = &d.help {
+        msg.push_str(&format!("\nhelp: {}", terminal::escape(h)));
+    }
+    format!("::{level} {}::{}\n", props.join(","), gh_data(&msg))
+}
+
+/// A workflow command that says how many diagnostics about `file` were not
+/// shown.
+pub fn github_omitted(file: &str, count: usize) -> String {
+    format!(
+        "::notice file={}::{}\n",
+        gh_prop(file),
+        gh_data(&omitted_text(file, count))
+    )
+}
+
+/// `N more diagnostics in FILE not shown`, the file name made safe for a terminal.
+pub fn omitted_text(file: &str, count: usize) -> String {
+    format!(
+        "{count} more {} in {} not shown",
+        plural(count, "diagnostic"),
+        terminal::escape(file)
+    )
+}
+
+/// GitHub's `escapeData`: `%`, CR and LF.
+pub fn gh_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
-fn gh_prop(s: &str) -> String {
-    gh_data(s).replace(':', "%3A").replace(',', "%2C")
+/// GitHub's `escapeProperty`: `escapeData`, `:` and `,`; the value is also
+/// made safe for a terminal first.
+pub fn gh_prop(s: &str) -> String {
+    gh_data(&terminal::escape(s))
+        .replace(':', "%3A")
+        .replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::{codes, Diagnostic};
+
+    #[test]
+    fn github_commands_escape_data_and_properties() {
+        let mut sm = SourceMap::new();
+        let id = sm.add("a,b:c%d\ne.pol", "x\n", false);
+        let d = Diagnostic::new(
+            codes::ALL[0],
+            Span::new(id, 0, 1),
+            "bad `50%\r\n::error::forged` \u{1b}[31m",
+        )
+        .with_help("one: two, three");
+        let line = github_one(&d, &sm);
+        assert_eq!(line.matches('\n').count(), 1, "{line}");
+        assert!(!line.contains('\r') && !line.contains('\u{1b}'), "{line}");
+        assert!(
+            line.starts_with("::error file=a%2Cb%3Ac%25d\\ne.pol,line=1,"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(
+                "::bad `50%25\\r\\n::error::forged` \\x1b[31m%0Ahelp: one: two, three\n"
+            ),
+            "{line}"
+        );
+    }
 }
