@@ -12,12 +12,15 @@
 //!   changes.
 //! - `NFT` overrides the nft binary (tests use it to inject failures).
 
-use crate::shell::{header, quote};
+use crate::shell::{
+    Piece::{Code, Word},
+    Script, ShComment, ShWord,
+};
 use crate::BuildOptions;
 use pol_lang::ir::Program;
 use pol_lang::span::SourceMap;
 
-const BODY: &str = r#"usage() {
+const BODY_START: &str = r#"usage() {
 	printf 'usage: %s [--check]\n' "$0" >&2
 	exit 2
 }
@@ -40,8 +43,9 @@ command -v "$NFT" >/dev/null 2>&1 || die "nft not found (install nftables)"
 
 # True when every cgroup the ruleset names exists where nft looks for it.
 cgroups_exist() {
-@EXIST@
-}
+"#;
+
+const BODY_CHECK: &str = r#"}
 
 check_ruleset() {
 	if cgroups_exist; then
@@ -57,8 +61,9 @@ check_ruleset() {
 			shift 2
 			mount -t tmpfs pol-check /sys/fs/cgroup
 			for p in "$@"; do mkdir -p -- "/sys/fs/cgroup/$p"; done
-			exec "$nft" -c -f "$ruleset"' sh "$NFT" "$here/ruleset.nft"@PATHS@
-	else
+			exec "$nft" -c -f "$ruleset"' sh "$NFT" "$here/ruleset.nft""#;
+
+const BODY_END: &str = r#"	else
 		die "the cgroups the ruleset names do not exist under /sys/fs/cgroup yet, and no private mount namespace is available to check without them"
 	fi
 }
@@ -90,27 +95,37 @@ fi
 printf 'apply.sh: loaded table inet %s\n' "$table"
 "#;
 
-pub fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> String {
-    let mut s = header(
+pub(crate) fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> String {
+    let mut s = Script::new(
         "apply.sh",
         "installs cgroups, tunnels, tuning and the nft ruleset, in that order",
-        &crate::entry_name(sources),
+        &ShComment::new(&crate::entry_name(sources)),
     );
-    s.push_str(&format!("table={}\n", quote(&opts.table)));
-    s.push('\n');
-    let paths: Vec<String> = crate::cgroups::cgroup_paths(program)
+    let table = ShWord::new(&opts.table);
+    s.line(&[Code("table="), Word(&table)], None);
+    s.code("\n");
+    let paths: Vec<ShWord> = crate::cgroups::cgroup_paths(program)
         .iter()
-        .map(|p| quote(p))
+        .map(|p| ShWord::new(p))
         .collect();
-    let exist = if paths.is_empty() {
-        "\treturn 0".to_string()
+    let mut words = Vec::new();
+    for p in &paths {
+        words.push(Code(" "));
+        words.push(Word(p));
+    }
+    s.code(BODY_START);
+    if paths.is_empty() {
+        s.code("\treturn 0\n");
     } else {
-        format!(
-            "\tfor p in {}; do\n\t\t[ -d \"/sys/fs/cgroup/$p\" ] || return 1\n\tdone",
-            paths.join(" ")
-        )
-    };
-    let args: String = paths.iter().map(|p| format!(" {p}")).collect();
-    s.push_str(&BODY.replace("@EXIST@", &exist).replace("@PATHS@", &args));
-    s
+        let mut pieces = vec![Code("\tfor p in")];
+        pieces.extend(words.iter().copied());
+        pieces.push(Code("; do"));
+        s.line(&pieces, None);
+        s.code("\t\t[ -d \"/sys/fs/cgroup/$p\" ] || return 1\n\tdone\n");
+    }
+    s.code(BODY_CHECK);
+    // The last line of the `unshare` call: the paths as its arguments.
+    s.line(&words, None);
+    s.code(BODY_END);
+    s.finish()
 }

@@ -3,8 +3,9 @@
 //! One module per artifact, each reading only `pol_lang::ir` (plus the
 //! `SourceMap` for `FILE:LINE`): `nft` (ruleset.nft), `cgroups`
 //! (cgroups.sh), `tunnels` (tunnels.sh), `tuning` (sysctl.conf, tuning.sh),
-//! `apply` (apply.sh). `shell` is the one place values are quoted for sh,
-//! `nft::strings` the one place text is made safe for nft. `exec` plans how
+//! `apply` (apply.sh). Text from sources and file names is made safe only
+//! by `pol_lang::safe_text` (`sh`, `nft`): `shell::Script` takes it only as
+//! `ShWord`/`ShComment`, the ruleset only as `NftString`/`NftComment`. `exec` plans how
 //! `polc exec` puts a process into a group. [`build`] is pure and
 //! deterministic: the same program gives byte-identical artifacts.
 
@@ -18,6 +19,7 @@ pub mod tuning;
 pub mod tunnels;
 
 use pol_lang::ir::Program;
+use pol_lang::safe_text::nft as nft_text;
 use pol_lang::span::{SourceMap, Span};
 use std::fmt;
 
@@ -142,15 +144,15 @@ fn is_ifname(s: &str) -> bool {
 fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
     let mut errs = Vec::new();
     let mut err = |message: String, span: Option<Span>| errs.push(BuildError { message, span });
-    if !nft::strings::is_identifier(&opts.table) {
+    if !nft_text::is_identifier(&opts.table) {
         err(format!("table name `{}` is not an nft identifier ([A-Za-z_][A-Za-z0-9_-]*, at most 64 bytes)", opts.table), None);
     }
     for g in &program.groups {
         for p in g.cgroup_paths() {
-            if !nft::strings::quotable(p.as_str()) {
+            if !nft_text::quotable(p.as_str()) {
                 err(
                     format!(
-                        "cgroup path `{p}` of group `{}` contains `\"`, which nft cannot quote",
+                        "cgroup path `{p}` of group `{}` contains `\"` or a control or invisible character, which nft cannot quote",
                         g.name
                     ),
                     Some(g.span),
@@ -159,7 +161,7 @@ fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
         }
     }
     for p in &program.policies {
-        if !nft::strings::is_identifier(&p.name) {
+        if !nft_text::is_identifier(&p.name) {
             err(
                 format!("policy name `{}` is not an nft identifier", p.name),
                 Some(p.span),
@@ -178,10 +180,14 @@ fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
                 Some(s.span),
             );
         }
-        if s.value.to_string().chars().any(|c| c.is_control()) {
+        if s.value
+            .to_string()
+            .chars()
+            .any(pol_lang::safe_text::sh::needs_escape)
+        {
             err(
                 format!(
-                    "the value of sysctl `{}` contains a control character",
+                    "the value of sysctl `{}` contains a control or invisible character",
                     s.key
                 ),
                 Some(s.span),
