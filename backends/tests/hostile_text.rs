@@ -437,13 +437,6 @@ fn hostile_names_and_text_never_become_code() {
                 .unwrap_or_else(|e| panic!("{e} {}", ctx(case)));
             st.scripts_checked += 1;
         }
-        pending.push(dir.clone());
-        if pending.len() == 50 {
-            shellcheck(&pending).unwrap_or_else(|e| panic!("{e} (seed {seed})"));
-            for d in pending.drain(..) {
-                let _ = std::fs::remove_dir_all(d);
-            }
-        }
         if root {
             let run = tmp.path().join("run.sh");
             std::fs::write(&run, RUN).unwrap();
@@ -467,6 +460,13 @@ fn hostile_names_and_text_never_become_code() {
             // and tuning.sh) twice.
             st.scripts_executed += 1 + 2 * 4 + 1;
             st.rulesets += 1;
+        }
+        pending.push(dir);
+        if pending.len() == 50 {
+            shellcheck(&pending).unwrap_or_else(|e| panic!("{e} (seed {seed})"));
+            for d in pending.drain(..) {
+                let _ = std::fs::remove_dir_all(d);
+            }
         }
     }
     shellcheck(&pending).unwrap_or_else(|e| panic!("{e} (seed {seed})"));
