@@ -21,12 +21,15 @@
 //!   one (`pol_lang::ir::CGROUP_FILE_PREFIXES`).
 //! - `NFT` overrides the nft binary (tests use it to inject failures).
 
-use crate::shell::{header, quote};
+use crate::shell::{
+    Piece::{Code, Word},
+    Script, ShComment, ShWord,
+};
 use crate::BuildOptions;
 use pol_lang::ir::Program;
 use pol_lang::span::SourceMap;
 
-const BODY: &str = r#"usage() {
+const BODY_START: &str = r#"usage() {
 	printf 'usage: %s [--check]\n' "$0" >&2
 	exit 2
 }
@@ -58,13 +61,15 @@ fi
 
 # True when every cgroup the ruleset names exists where nft looks for it.
 cgroups_exist() {
-@EXIST@
-}
+"#;
+
+const BODY_HOST: &str = r#"}
 
 # What cgroups.sh needs from the host, checked before it runs.
 host_ready() {
-@HOST@
-}
+"#;
+
+const BODY_CHECK: &str = r#"}
 
 check_ruleset() {
 	host_ready
@@ -81,8 +86,9 @@ check_ruleset() {
 			shift 2
 			mount -t tmpfs pol-check /sys/fs/cgroup
 			for p in "$@"; do mkdir -p -- "/sys/fs/cgroup/$p"; done
-			exec "$nft" -c -f "$ruleset"' sh "$NFT" "$here/ruleset.nft"@PATHS@
-	else
+			exec "$nft" -c -f "$ruleset"' sh "$NFT" "$here/ruleset.nft""#;
+
+const BODY_END: &str = r#"	else
 		die "the cgroups the ruleset names do not exist under /sys/fs/cgroup yet, and unshare -m (a private mount namespace, to check without them) is not available"
 	fi
 }
@@ -123,42 +129,50 @@ fi
 printf 'apply.sh: loaded table inet %s\n' "$table"
 "#;
 
-pub fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> String {
-    let mut s = header(
+pub(crate) fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> String {
+    let mut s = Script::new(
         "apply.sh",
         "installs cgroups, tunnels, tuning and the nft ruleset, in that order",
-        &crate::entry_name(sources),
+        &ShComment::new(&crate::entry_name(sources)),
     );
-    s.push_str(&format!("table={}\n", quote(&opts.table)));
-    s.push('\n');
-    let paths: Vec<String> = crate::cgroups::cgroup_paths(program)
+    let table = ShWord::new(&opts.table);
+    s.line(&[Code("table="), Word(&table)], None);
+    s.code("\n");
+    let paths: Vec<ShWord> = crate::cgroups::cgroup_paths(program)
         .iter()
-        .map(|p| quote(p))
+        .map(|p| ShWord::new(p))
         .collect();
-    let exist = if paths.is_empty() {
-        "\treturn 0".to_string()
+    let mut words = Vec::new();
+    for p in &paths {
+        words.push(Code(" "));
+        words.push(Word(p));
+    }
+    s.code(BODY_START);
+    if paths.is_empty() {
+        s.code("\treturn 0\n");
     } else {
-        format!(
-            "\tfor p in {}; do\n\t\t[ -d \"/sys/fs/cgroup/$p\" ] || return 1\n\tdone",
-            paths.join(" ")
-        )
-    };
-    let args: String = paths.iter().map(|p| format!(" {p}")).collect();
-    let mut host = Vec::new();
+        let mut pieces = vec![Code("\tfor p in")];
+        pieces.extend(words.iter().copied());
+        pieces.push(Code("; do"));
+        s.line(&pieces, None);
+        s.code("\t\t[ -d \"/sys/fs/cgroup/$p\" ] || return 1\n\tdone\n");
+    }
+    s.code(BODY_HOST);
+    let mut host = false;
     if !paths.is_empty() {
-        host.push("\t[ -e \"${POL_CGROUP2:-/sys/fs/cgroup}/cgroup.controllers\" ] ||\n\t\tdie \"no cgroup v2 hierarchy is mounted at ${POL_CGROUP2:-/sys/fs/cgroup} (missing feature: cgroup2; set POL_CGROUP2)\"");
+        host = true;
+        s.code("\t[ -e \"${POL_CGROUP2:-/sys/fs/cgroup}/cgroup.controllers\" ] ||\n\t\tdie \"no cgroup v2 hierarchy is mounted at ${POL_CGROUP2:-/sys/fs/cgroup} (missing feature: cgroup2; set POL_CGROUP2)\"\n");
     }
     if !crate::cgroups::classids(program).is_empty() {
-        host.push("\tgrep -q '^net_cls[[:space:]]' /proc/cgroups ||\n\t\tdie \"the kernel has no net_cls cgroup controller (missing feature: CONFIG_CGROUP_NET_CLASSID), needed by classid groups\"");
+        host = true;
+        s.code("\tgrep -q '^net_cls[[:space:]]' /proc/cgroups ||\n\t\tdie \"the kernel has no net_cls cgroup controller (missing feature: CONFIG_CGROUP_NET_CLASSID), needed by classid groups\"\n");
     }
-    if host.is_empty() {
-        host.push("\treturn 0");
+    if !host {
+        s.code("\treturn 0\n");
     }
-    s.push_str(
-        &BODY
-            .replace("@EXIST@", &exist)
-            .replace("@HOST@", &host.join("\n"))
-            .replace("@PATHS@", &args),
-    );
-    s
+    s.code(BODY_CHECK);
+    // The last line of the `unshare` call: the paths as its arguments.
+    s.line(&words, None);
+    s.code(BODY_END);
+    s.finish()
 }

@@ -13,7 +13,10 @@
 //!   a pure cgroup v2 host is the cgroup2 filesystem itself. Class X lives
 //!   in `NETCLS/pol/XXXXXXXX` (8 hex digits) with `net_cls.classid` = X.
 
-use crate::shell::{header, quote};
+use crate::shell::{
+    Piece::{Code, Word},
+    Script, ShComment, ShWord,
+};
 use pol_lang::ir::{CgroupTree, ClassId, Program};
 use pol_lang::span::SourceMap;
 
@@ -63,50 +66,50 @@ pub const FIND_NET_CLS: &str = r#"netcls=$(awk '$3 == "cgroup" && ("," $4 ",") ~
 netcls=${netcls%/}
 "#;
 
-pub fn render(program: &Program, sources: &SourceMap) -> String {
-    let mut s = header(
+pub(crate) fn render(program: &Program, sources: &SourceMap) -> String {
+    let mut s = Script::new(
         "cgroups.sh",
         "the cgroups of the policy's groups",
-        &crate::entry_name(sources),
+        &ShComment::new(&crate::entry_name(sources)),
     );
-    s.push_str("POL_CGROUP2=${POL_CGROUP2:-/sys/fs/cgroup}\nPOL_NET_CLS=${POL_NET_CLS:-/run/pol/net_cls}\n\n");
+    s.code("POL_CGROUP2=${POL_CGROUP2:-/sys/fs/cgroup}\nPOL_NET_CLS=${POL_NET_CLS:-/run/pol/net_cls}\n\n");
     let paths = cgroup_paths(program);
     let cls = classids(program);
     if !paths.is_empty() || !cls.is_empty() {
-        s.push_str("die() {\n\tprintf 'cgroups.sh: %s\\n' \"$*\" >&2\n\texit 1\n}\n\n");
+        s.code("die() {\n\tprintf 'cgroups.sh: %s\\n' \"$*\" >&2\n\texit 1\n}\n\n");
     }
     if !paths.is_empty() {
-        s.push_str("# cgroup v2 directories, parents first. nft resolves these paths to cgroup\n");
-        s.push_str(
-            "# ids when the ruleset loads: after creating one again, run refresh.sh PATH.\n",
-        );
-        s.push_str("[ -e \"$POL_CGROUP2/cgroup.controllers\" ] ||\n\tdie \"no cgroup v2 hierarchy is mounted at $POL_CGROUP2 (missing feature: cgroup2; set POL_CGROUP2)\"\n");
+        s.code("# cgroup v2 directories, parents first. nft resolves these paths to cgroup\n");
+        s.code("# ids when the ruleset loads: after creating one again, run refresh.sh PATH.\n");
+        s.code("[ -e \"$POL_CGROUP2/cgroup.controllers\" ] ||\n\tdie \"no cgroup v2 hierarchy is mounted at $POL_CGROUP2 (missing feature: cgroup2; set POL_CGROUP2)\"\n");
         for p in &paths {
-            s.push_str(&format!("mkdir -p -- \"$POL_CGROUP2\"/{}\n", quote(p)));
+            let p = ShWord::new(p);
+            s.line(&[Code("mkdir -p -- \"$POL_CGROUP2\"/"), Word(&p)], None);
         }
-        s.push('\n');
+        s.code("\n");
     }
     if !cls.is_empty() {
-        s.push_str(
-            "# net_cls (cgroup v1) for classid groups: reuse a mounted net_cls hierarchy,\n",
-        );
-        s.push_str("# or mount one at $POL_NET_CLS (outside the cgroup2 tree).\n");
-        s.push_str(FIND_NET_CLS);
-        s.push_str("if [ -z \"$netcls\" ]; then\n");
-        s.push_str("\tgrep -q '^net_cls[[:space:]]' /proc/cgroups ||\n\t\tdie \"the kernel has no net_cls cgroup controller (missing feature: CONFIG_CGROUP_NET_CLASSID), needed by classid groups\"\n");
-        s.push_str("\tmkdir -p -- \"$POL_NET_CLS\"\n");
-        s.push_str("\tmount -t cgroup -o net_cls pol_net_cls \"$POL_NET_CLS\" ||\n\t\tdie \"cannot mount the net_cls controller at $POL_NET_CLS\"\n");
-        s.push_str("\tnetcls=$POL_NET_CLS\nfi\n");
-        s.push_str("set_classid() {\n\tmkdir -p -- \"$netcls/$1\"\n\tprintf '%s\\n' \"$2\" >\"$netcls/$1/net_cls.classid\"\n}\n");
+        s.code("# net_cls (cgroup v1) for classid groups: reuse a mounted net_cls hierarchy,\n");
+        s.code("# or mount one at $POL_NET_CLS (outside the cgroup2 tree).\n");
+        s.code(FIND_NET_CLS);
+        s.code("if [ -z \"$netcls\" ]; then\n");
+        s.code("\tgrep -q '^net_cls[[:space:]]' /proc/cgroups ||\n\t\tdie \"the kernel has no net_cls cgroup controller (missing feature: CONFIG_CGROUP_NET_CLASSID), needed by classid groups\"\n");
+        s.code("\tmkdir -p -- \"$POL_NET_CLS\"\n");
+        s.code("\tmount -t cgroup -o net_cls pol_net_cls \"$POL_NET_CLS\" ||\n\t\tdie \"cannot mount the net_cls controller at $POL_NET_CLS\"\n");
+        s.code("\tnetcls=$POL_NET_CLS\nfi\n");
+        s.code("set_classid() {\n\tmkdir -p -- \"$netcls/$1\"\n\tprintf '%s\\n' \"$2\" >\"$netcls/$1/net_cls.classid\"\n}\n");
         for c in cls {
-            s.push_str(&format!(
-                "set_classid {} {} # {c}\n",
-                quote(&classid_dir(c)),
-                quote(&format!("0x{:08x}", c.0))
-            ));
+            let (dir, id) = (
+                ShWord::new(&classid_dir(c)),
+                ShWord::new(&format!("0x{:08x}", c.0)),
+            );
+            s.line(
+                &[Code("set_classid "), Word(&dir), Code(" "), Word(&id)],
+                Some(&ShComment::new(&c.to_string())),
+            );
         }
-        s.push('\n');
+        s.code("\n");
     }
-    s.push_str("exit 0\n");
-    s
+    s.code("exit 0\n");
+    s.finish()
 }

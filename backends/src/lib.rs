@@ -5,8 +5,9 @@
 //! (cgroups.sh), `tunnels` (tunnels.sh), `tuning` (sysctl.conf, tuning.sh),
 //! `apply` (apply.sh), `refresh` (refresh.sh: re-adding re-created cgroups
 //! to the sets), `systemd` (drop-ins and slice units under `systemd/`).
-//! `shell` is the one place values are quoted for sh,
-//! `nft::strings` the one place text is made safe for nft. `exec` plans how
+//! Text from sources and file names is made safe only
+//! by `pol_lang::safe_text` (`sh`, `nft`): `shell::Script` takes it only as
+//! `ShWord`/`ShComment`, the ruleset only as `NftString`/`NftComment`. `exec` plans how
 //! `polc exec` puts a process into a group. [`build`] is pure and
 //! deterministic: the same program gives byte-identical artifacts.
 
@@ -25,6 +26,7 @@ pub mod tuning;
 pub mod tunnels;
 
 use pol_lang::ir::Program;
+use pol_lang::safe_text::nft as nft_text;
 use pol_lang::span::{SourceMap, Span};
 use std::fmt;
 
@@ -165,10 +167,10 @@ fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
             );
         }
         for p in g.cgroup_paths() {
-            if !nft::strings::quotable(p.as_str()) {
+            if !nft_text::quotable(p.as_str()) {
                 err(
                     format!(
-                        "cgroup path `{p}` of group `{}` contains `\"`, which nft cannot quote",
+                        "cgroup path `{p}` of group `{}` contains `\"` or a control or invisible character, which nft cannot quote",
                         g.name
                     ),
                     Some(g.span),
@@ -177,7 +179,7 @@ fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
         }
     }
     for p in &program.policies {
-        if !nft::strings::is_identifier(&p.name) {
+        if !nft_text::is_identifier(&p.name) {
             err(
                 format!("policy name `{}` is not an nft identifier", p.name),
                 Some(p.span),
@@ -199,6 +201,19 @@ fn validate(program: &Program, opts: &BuildOptions) -> Vec<BuildError> {
         if let Err(why) = pol_lang::resolve::sysctl_key::check_value(&s.value.to_string()) {
             err(
                 format!("the value of sysctl `{}` cannot be written: {why}", s.key),
+                Some(s.span),
+            );
+        }
+        if s.value
+            .to_string()
+            .chars()
+            .any(pol_lang::safe_text::sh::needs_escape)
+        {
+            err(
+                format!(
+                    "the value of sysctl `{}` contains a control or invisible character",
+                    s.key
+                ),
                 Some(s.span),
             );
         }

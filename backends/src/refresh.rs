@@ -12,7 +12,10 @@
 //! dead cgroup's id stays in the set as an element that matches nothing.
 
 use crate::nft::CgroupElement;
-use crate::shell::{header, quote};
+use crate::shell::{
+    Piece::{Code, Word},
+    Script, ShComment, ShWord,
+};
 use pol_lang::ir::{CgroupPath, Program};
 use pol_lang::span::SourceMap;
 
@@ -69,7 +72,7 @@ pub fn commands_for(
         .collect()
 }
 
-const BODY: &str = r#"usage() {
+const BODY_START: &str = r#"usage() {
 	printf 'usage: %s [--print] [PATH...]\n' "$0" >&2
 	exit 2
 }
@@ -91,8 +94,9 @@ trap 'rm -f "$out"' EXIT
 if [ $# -eq 0 ]; then
 	# Every cgroup of the policy that exists now (nft resolves the paths
 	# against /sys/fs/cgroup).
-	for p in @PATHS@; do
-		[ -n "$p" ] && [ -d "/sys/fs/cgroup/$p" ] || continue
+"#;
+
+const BODY_END: &str = r#"		[ -n "$p" ] && [ -d "/sys/fs/cgroup/$p" ] || continue
 		commands "$p" >>"$out"
 	done
 else
@@ -120,36 +124,47 @@ pub fn render_script(
     sources: &SourceMap,
     elements: &[CgroupElement],
 ) -> String {
-    let mut s = header(
+    let mut s = Script::new(
         "refresh.sh",
         "re-add (re-created) cgroups to the sets and maps that match them",
-        &crate::entry_name(sources),
+        &ShComment::new(&crate::entry_name(sources)),
     );
-    s.push_str(
+    s.code(
         "# nft turns a cgroup path into the cgroup's id when the element is added;\n\
          # a cgroup removed and created again has a new id. Run this after\n\
          # re-creating a cgroup by any route that does not refresh by itself\n\
          # (the systemd drop-ins and `polc exec` do). Old ids stay in the sets as\n\
          # elements that match nothing.\n",
     );
-    s.push_str(&format!("table={}\n\n", quote(&opts.table)));
+    let table = ShWord::new(&opts.table);
+    s.line(&[Code("table="), Word(&table)], None);
+    s.code("\n");
     let plan = by_path(&opts.table, elements);
-    s.push_str("# The commands for one cgroup path; fails for a path no set names.\ncommands() {\n\tcase $1 in\n");
+    s.code("# The commands for one cgroup path; fails for a path no set names.\ncommands() {\n\tcase $1 in\n");
+    let mut words = Vec::new();
     for (p, cmds) in &plan {
-        s.push_str(&format!("\t{})\n", quote(p.as_str())));
+        let w = ShWord::new(p.as_str());
+        s.line(&[Code("\t"), Word(&w), Code(")")], None);
         for c in cmds {
-            s.push_str(&format!("\t\tprintf '%s\\n' {}\n", quote(c)));
+            let c = ShWord::new(c);
+            s.line(&[Code("\t\tprintf '%s\\n' "), Word(&c)], None);
         }
-        s.push_str("\t\t;;\n");
+        s.code("\t\t;;\n");
+        words.push(w);
     }
-    s.push_str("\t*) return 1 ;;\n\tesac\n}\n\n");
-    let words: Vec<String> = plan.iter().map(|(p, _)| quote(p.as_str())).collect();
-    let list = if words.is_empty() {
+    s.code("\t*) return 1 ;;\n\tesac\n}\n\n");
+    s.code(BODY_START);
+    let empty = ShWord::new("");
+    let mut pieces = vec![Code("\tfor p in")];
+    if words.is_empty() {
         // An empty `for` list is not POSIX sh; loop over nothing instead.
-        "''".to_string()
-    } else {
-        words.join(" ")
-    };
-    s.push_str(&BODY.replace("@PATHS@", &list));
-    s
+        pieces.extend([Code(" "), Word(&empty)]);
+    }
+    for w in &words {
+        pieces.extend([Code(" "), Word(w)]);
+    }
+    pieces.push(Code("; do"));
+    s.line(&pieces, None);
+    s.code(BODY_END);
+    s.finish()
 }

@@ -23,7 +23,7 @@
 
 use crate::nft::CgroupElement;
 use crate::refresh::command;
-use crate::shell::comment;
+use crate::shell::ShComment;
 use crate::Artifact;
 use pol_lang::ir::{Program, SystemdUnit};
 use pol_lang::span::SourceMap;
@@ -68,8 +68,8 @@ fn nft_line(table: &str, u: &SystemdUnit, elements: &[CgroupElement]) -> Option<
 fn head(sources: &SourceMap, table: &str, site: &str, install_as: &str) -> String {
     format!(
         "{MARKER} from {}. Do not edit: edit the policy and rebuild.\n# Install as {install_as}, then `systemctl daemon-reload`.\n# Sets match cgroups by id, and a re-created cgroup has a new one: this\n# adds the new id to the sets of table inet {table} ({}).\n",
-        comment(&crate::entry_name(sources)),
-        comment(site)
+        ShComment::new(&crate::entry_name(sources)),
+        ShComment::new(site)
     )
 }
 

@@ -3,7 +3,7 @@
 //! syntax error, and it has no quoting for table names (`table inet
 //! "counter"` is a syntax error too), so such a name is refused up front.
 
-use crate::nft::strings::is_identifier;
+use pol_lang::safe_text::nft::is_identifier;
 
 /// Every word nft 1.0.6 rejects as a table name in `table inet NAME`,
 /// `delete table inet NAME` (ruleset.nft) or `list table inet NAME`

@@ -13,7 +13,10 @@
 //! veth, say) stands in for the vti6 link, which is how the tests run the
 //! address and route commands on such kernels.
 
-use crate::shell::{header, quote};
+use crate::shell::{
+    Piece::{Code, Word},
+    Script, ShComment, ShWord,
+};
 use pol_lang::ir::Program;
 use pol_lang::sets::addr::{v4_prefixes, v6_prefixes};
 use pol_lang::span::SourceMap;
@@ -59,54 +62,82 @@ disable_policy() {
 
 "#;
 
-pub fn render(program: &Program, sources: &SourceMap) -> String {
-    let mut s = header(
+pub(crate) fn render(program: &Program, sources: &SourceMap) -> String {
+    let mut s = Script::new(
         "tunnels.sh",
         "the vti6 tunnel interfaces",
-        &crate::entry_name(sources),
+        &ShComment::new(&crate::entry_name(sources)),
     );
     if !program.tunnels.is_empty() {
-        s.push_str(FUNCTIONS);
+        s.code(FUNCTIONS);
     }
     for t in &program.tunnels {
-        let dev = quote(&t.dev);
-        s.push_str(&format!(
-            "# tunnel {} ({}); the IKE daemon must use xfrm mark {}\n",
+        let dev = ShWord::new(&t.dev);
+        s.comment(&ShComment::new(&format!(
+            "tunnel {} ({}); the IKE daemon must use xfrm mark {}",
             t.name,
             sources.file_line(t.span),
             t.key
-        ));
-        s.push_str(&format!(
-            "ensure_vti6 {dev} {} {} {}\n",
-            quote(&t.local.to_string()),
-            quote(&t.remote.to_string()),
-            quote(&t.key.to_string())
-        ));
+        )));
+        let (local, remote, key) = (
+            ShWord::new(&t.local.to_string()),
+            ShWord::new(&t.remote.to_string()),
+            ShWord::new(&t.key.to_string()),
+        );
+        s.line(
+            &[
+                Code("ensure_vti6 "),
+                Word(&dev),
+                Code(" "),
+                Word(&local),
+                Code(" "),
+                Word(&remote),
+                Code(" "),
+                Word(&key),
+            ],
+            None,
+        );
         match t.mtu {
-            Some(m) => s.push_str(&format!(
-                "ip link set dev {dev} mtu {} up\n",
-                quote(&m.to_string())
-            )),
-            None => s.push_str(&format!("ip link set dev {dev} up\n")),
+            Some(m) => {
+                let mtu = ShWord::new(&m.to_string());
+                s.line(
+                    &[
+                        Code("ip link set dev "),
+                        Word(&dev),
+                        Code(" mtu "),
+                        Word(&mtu),
+                        Code(" up"),
+                    ],
+                    None,
+                );
+            }
+            None => s.line(&[Code("ip link set dev "), Word(&dev), Code(" up")], None),
         }
-        s.push_str(&format!(
-            "ip -6 addr replace {} dev {dev}\n",
-            quote(&format!("{}/{}", t.address.0, t.address.1))
-        ));
-        for (a, l) in v6_prefixes(&t.routes.v6) {
-            s.push_str(&format!(
-                "ip -6 route replace {} dev {dev}\n",
-                quote(&format!("{a}/{l}"))
-            ));
+        let addr = ShWord::new(&format!("{}/{}", t.address.0, t.address.1));
+        s.line(
+            &[
+                Code("ip -6 addr replace "),
+                Word(&addr),
+                Code(" dev "),
+                Word(&dev),
+            ],
+            None,
+        );
+        let routes = v6_prefixes(&t.routes.v6)
+            .into_iter()
+            .map(|(a, l)| ("ip -6 route replace ", format!("{a}/{l}")))
+            .chain(
+                v4_prefixes(&t.routes.v4)
+                    .into_iter()
+                    .map(|(a, l)| ("ip -4 route replace ", format!("{a}/{l}"))),
+            );
+        for (cmd, prefix) in routes {
+            let prefix = ShWord::new(&prefix);
+            s.line(&[Code(cmd), Word(&prefix), Code(" dev "), Word(&dev)], None);
         }
-        for (a, l) in v4_prefixes(&t.routes.v4) {
-            s.push_str(&format!(
-                "ip -4 route replace {} dev {dev}\n",
-                quote(&format!("{a}/{l}"))
-            ));
-        }
-        s.push_str(&format!("disable_policy {dev}\n\n"));
+        s.line(&[Code("disable_policy "), Word(&dev)], None);
+        s.code("\n");
     }
-    s.push_str("exit 0\n");
-    s
+    s.code("exit 0\n");
+    s.finish()
 }

@@ -9,9 +9,9 @@
 //! so the expansion is exact.
 
 use super::sets::{SetKind, Sets};
-use super::strings::{comment_text, log_prefix_text, MAX_TEXT};
 use pol_lang::ast::{Hook, Verdict};
 use pol_lang::ir::{CgroupPath, GroupId, Program, Rule, Selector};
+use pol_lang::safe_text::nft::NftString;
 use pol_lang::sets::addr::{prefix_bounds_v4, prefix_bounds_v6};
 use pol_lang::sets::service::{
     has_ports, proto_families, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
@@ -120,8 +120,16 @@ fn selector_matches(
 }
 
 pub fn cgroup_literal(p: &CgroupPath) -> String {
-    // INVARIANT: checked quotable by `crate::validate`.
-    format!("\"{}\"", p.as_str())
+    exact_literal(p.as_str())
+}
+
+/// A value that must stay exact, quoted. `crate::validate` refuses values
+/// nft cannot quote before anything is rendered; should one get here
+/// anyway, it is rendered as (inexact) text, never as nft syntax.
+fn exact_literal(s: &str) -> String {
+    NftString::exact(s)
+        .unwrap_or_else(|| NftString::text_max(s, usize::MAX))
+        .to_string()
 }
 
 pub fn classid_literal(c: u32) -> String {
@@ -346,7 +354,7 @@ pub fn render_rule(
     }
     if let Some(log) = &rule.log {
         match &log.prefix {
-            Some(p) => tail.push(format!("log prefix \"{}\"", log_prefix_text(p))),
+            Some(p) => tail.push(format!("log prefix {}", NftString::log_prefix(p))),
             None => tail.push("log".into()),
         }
     }
@@ -355,7 +363,7 @@ pub fn render_rule(
         Some(c) => format!("{site} {c}"),
         None => site.to_string(),
     };
-    tail.push(format!("comment \"{}\"", comment_text(&comment, MAX_TEXT)));
+    tail.push(format!("comment {}", NftString::text(&comment)));
     let tail = tail.join(" ");
 
     let mut out = Vec::new();
@@ -384,7 +392,7 @@ pub fn render_rule(
                 parts.extend(fam_parts.iter().cloned());
                 parts.extend(s.iter().cloned());
                 if let (Some(t), Hook::Output) = (tunnel, ctx.hook) {
-                    parts.push(format!("oifname \"{}\"", t.dev));
+                    parts.push(format!("oifname {}", exact_literal(&t.dev)));
                 }
                 parts.push(tail.clone());
                 out.push(parts.join(" "));

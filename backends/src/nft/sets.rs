@@ -7,8 +7,8 @@
 //! output is deterministic. The naive rendering (for the benchmark) writes
 //! each list inline as an anonymous set instead.
 
-use super::strings::{comment_text, MAX_TEXT};
 use pol_lang::ir::CgroupPath;
+use pol_lang::safe_text::nft::NftString;
 use std::collections::HashMap;
 
 /// What a set holds; decides its type line and name prefix.
@@ -213,8 +213,8 @@ impl Sets {
                 out.push_str(&format!("\t\t{l}\n"));
             }
             out.push_str(&format!(
-                "\t\tcomment \"{}\"\n",
-                comment_text(&format!("first used at {}", d.first_use), MAX_TEXT)
+                "\t\tcomment {}\n",
+                NftString::text(&format!("first used at {}", d.first_use))
             ));
             render_elements(out, d.elements.iter().map(String::as_str));
             out.push_str("\t}\n\n");
@@ -224,10 +224,7 @@ impl Sets {
                 "\tmap {} {{\n\t\ttypeof {} : verdict\n",
                 m.name, m.key_type
             ));
-            out.push_str(&format!(
-                "\t\tcomment \"{}\"\n",
-                comment_text(&m.comment, MAX_TEXT)
-            ));
+            out.push_str(&format!("\t\tcomment {}\n", NftString::text(&m.comment)));
             let els: Vec<String> = m
                 .elements
                 .iter()
