@@ -52,7 +52,7 @@ impl ReadError {
 /// `16MiB` for 16 × 2^20, else the number of bytes.
 pub fn size_phrase(n: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{}MiB", n / MIB)
     } else {
         format!("{n} bytes")
