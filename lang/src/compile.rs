@@ -162,6 +162,36 @@ pub fn compile_with_packet(
     (c, m.map(|matches| PacketQuery { matches, policy }))
 }
 
+/// The load-level report of several entry files that share one root (the
+/// `.pol` files of a directory): every file read and parsed once, every
+/// import cycle reported once.
+pub struct SharedLoad {
+    pub sources: SourceMap,
+    pub diagnostics: Diagnostics,
+    /// Per entry: whether it is worth compiling on its own.
+    pub states: Vec<resolve::imports::EntryState>,
+}
+
+/// Load `entries` together (see [`resolve::imports::load_many`]). Compile
+/// the [`Clean`](resolve::imports::EntryState::Clean) ones with
+/// [`compile`]; the others' problems are all in this report.
+pub fn load_entries(entries: &[PathBuf], opts: &CompileOptions) -> SharedLoad {
+    let mut sources = SourceMap::new();
+    let mut diagnostics = Diagnostics::new();
+    let named: Vec<(PathBuf, String)> = entries
+        .iter()
+        .map(|p| (p.clone(), p.display().to_string()))
+        .collect();
+    let states =
+        resolve::imports::load_many(&named, opts.root.as_deref(), &mut sources, &mut diagnostics);
+    diagnostics.sort_dedup();
+    SharedLoad {
+        sources,
+        diagnostics,
+        states,
+    }
+}
+
 /// A diagnostic for a path given on the command line that cannot be used.
 pub fn io_diagnostic(path: &Path, message: impl Into<String>) -> Diagnostic {
     Diagnostic::without_span(codes::IO_ERROR, path.display().to_string(), message)

@@ -17,6 +17,7 @@ pub mod ir;
 pub mod matcher;
 pub mod parse;
 pub mod paths;
+pub mod read;
 pub mod resolve;
 pub mod safe_text;
 pub mod sets;

@@ -52,7 +52,12 @@ pub fn run(args: Args) -> u8 {
                 "polc build: not building `{}`: check reports errors",
                 args.file.display()
             );
-            return 1;
+            // An input that cannot be read is an I/O failure, not a finding.
+            return if crate::cmd::check::input_failed(std::iter::once(&analysis.diagnostics)) {
+                2
+            } else {
+                1
+            };
         }
     };
     if args.deny_warnings

@@ -83,6 +83,10 @@ pub fn run(args: Args) -> u8 {
                 crate::report::use_color()
             )
         );
+        if crate::cmd::check::input_failed(std::iter::once(&c.diagnostics)) {
+            eprintln!("polc exec: cannot read `{}`", args.file.display());
+            return 2;
+        }
         eprintln!("polc exec: `{}` does not compile", args.file.display());
         return 1;
     };

@@ -50,7 +50,8 @@ pub fn run(args: Args) -> u8 {
             "{}",
             report::render(&parts, Format::Human, report::use_color())
         );
-        return 1;
+        // Unreadable input: 2; errors in the policy or the packet: 1.
+        return crate::cmd::check::status(&parts, false).max(1);
     };
     let packets = query.matches;
     let wanted = args.policy.clone().or(query.policy);

@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    let files = match super::check::entry_files(&args.files) {
+    let inputs = match super::check::entry_files(&args.files) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
@@ -26,11 +26,37 @@ pub fn run(args: Args) -> u8 {
         }
     };
     let mut status = 0u8;
-    for path in files {
-        let text = match std::fs::read_to_string(&path) {
+    if !inputs.refused.is_empty() {
+        let sources = SourceMap::new();
+        eprint!(
+            "{}",
+            report::render(
+                &[Part {
+                    diags: &inputs.refused,
+                    sources: &sources
+                }],
+                Format::Human,
+                false
+            )
+        );
+        status = 2;
+    }
+    for path in inputs.files() {
+        let path = path.clone();
+        let shown = path.display().to_string();
+        if let Some(c) = pol_lang::read::forbidden_char(&shown) {
+            eprintln!(
+                "error: cannot read `{}`: the file name contains the control character `{}`",
+                pol_lang::read::escaped_name(&shown),
+                c.escape_default()
+            );
+            status = 2;
+            continue;
+        }
+        let text = match pol_lang::read::read_source(&path, false) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", path.display());
+                eprintln!("error: cannot read `{shown}`: {}", e.reason());
                 status = 2;
                 continue;
             }

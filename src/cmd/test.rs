@@ -56,5 +56,5 @@ pub fn run(args: Args) -> u8 {
     if let (Some(s), Format::Human) = (summary, args.format) {
         crate::out::println(&s);
     }
-    report::exit_status(&parts, false)
+    crate::cmd::check::status(&parts, false)
 }

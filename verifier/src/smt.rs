@@ -72,9 +72,12 @@ impl Smt {
                 .listing_budget
                 .unwrap_or(crate::findings::fate::LISTING_STEPS),
             smtlib_dir: opts.smtlib_dir.clone(),
-            deadline: opts
-                .deadline_s
-                .map(|s| (Instant::now() + std::time::Duration::from_secs(s), s)),
+            // A deadline too far to represent is no deadline (no overflow panic).
+            deadline: opts.deadline_s.and_then(|s| {
+                Instant::now()
+                    .checked_add(std::time::Duration::from_secs(s))
+                    .map(|d| (d, s))
+            }),
             solver,
             vars,
             cgroups,

@@ -52,6 +52,10 @@ codes! {
     UNKNOWN_STD_MODULE = "P0103", Import, Error, "unknown stdlib module";
     IMPORT_CYCLE       = "P0104", Cycle, Error, "import cycle";
     IMPORT_IO          = "P0105", Import, Error, "cannot read imported file";
+    NOT_REGULAR_FILE   = "P0106", Import, Error, "imported file or matcher module is not a regular file";
+    FILE_TOO_LARGE     = "P0107", Import, Error, "imported file is too large";
+    TOO_MANY_FILES     = "P0108", Import, Error, "too many imported files";
+    CONTROL_IN_PATH    = "P0109", Import, Error, "import or matcher path contains a control character";
     // --- names
     UNKNOWN_NAME       = "P0110", Unresolved, Error, "unknown name";
     DUPLICATE_NAME     = "P0120", Duplicate, Error, "name defined twice";
@@ -120,6 +124,16 @@ codes! {
     SOLVER_UNKNOWN     = "P0901", Unknown, Warning, "the solver could not decide";
     // --- command line / I/O (no source span)
     IO_ERROR           = "P0902", Import, Error, "cannot read input";
+    INPUT_ESCAPES      = "P0903", Import, Error, "input leads outside its directory";
+    INPUT_NOT_REGULAR  = "P0904", Import, Error, "input is not a regular file";
+    INPUT_TOO_LARGE    = "P0905", Import, Error, "input file is too large";
+}
+
+/// Codes that mean an input named on the command line (or found in a
+/// directory named there) could not be read at all: exit status 2, not a
+/// finding (LANGUAGE.md §10).
+pub fn is_input_failure(code: Code) -> bool {
+    [IO_ERROR, INPUT_ESCAPES, INPUT_NOT_REGULAR, INPUT_TOO_LARGE].contains(&code)
 }
 
 /// Look a code up by its id (`P0301`).

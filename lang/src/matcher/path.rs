@@ -8,7 +8,7 @@ use super::abi::MAX_MODULE_BYTES;
 use super::MatcherError;
 use crate::diag::codes;
 use crate::paths::{io_reason, normalize};
-use std::io::Read;
+use crate::read::{self, ReadError};
 use std::path::{Path, PathBuf};
 
 /// A module file that was found and read.
@@ -45,8 +45,21 @@ pub fn read_module(root: &Path, from_dir: &Path, rel: &str) -> Result<ModuleFile
 impl ModuleSearch<'_> {
     /// Resolve `rel` (as written in `wasm "..."`) and read it, refusing
     /// anything outside the root. Errors: `P0613` escapes the root, `P0601`
-    /// not found or unreadable, `P0614` larger than 16 MiB.
+    /// not found or unreadable, `P0614` larger than 16 MiB, `P0106` not a
+    /// regular file (a FIFO would block forever), `P0109` a control
+    /// character in the path.
     pub fn read(&self, rel: &str) -> Result<ModuleFile, MatcherError> {
+        if let Some(c) = read::forbidden_char(rel) {
+            return Err(MatcherError::new(
+                codes::CONTROL_IN_PATH,
+                format!(
+                    "matcher path `{}` contains the control character `{}`",
+                    read::escaped_name(rel),
+                    c.escape_default()
+                ),
+            )
+            .with_label("control character in a file name"));
+        }
         let escapes = |why: Option<&str>| {
             let e = MatcherError::new(
                 codes::MATCHER_ESCAPES,
@@ -91,16 +104,18 @@ impl ModuleSearch<'_> {
                     .join("/")
             })
             .unwrap_or_else(|_| rel.to_string());
-        let mut bytes = Vec::new();
-        std::fs::File::open(&canon)
-            .and_then(|f| f.take(MAX_MODULE_BYTES as u64 + 1).read_to_end(&mut bytes))
-            .map_err(|e| unreadable("cannot read", &e))?;
-        if bytes.len() > MAX_MODULE_BYTES {
-            return Err(MatcherError::new(
+        let bytes = read::read_bytes(&canon, true, MAX_MODULE_BYTES).map_err(|e| match e {
+            ReadError::Io(e) => unreadable("cannot read", &e),
+            ReadError::TooLarge { .. } => MatcherError::new(
                 codes::MATCHER_LIMIT,
                 format!("matcher module `{display}` is larger than 16MiB"),
-            ));
-        }
+            ),
+            other => MatcherError::new(
+                codes::NOT_REGULAR_FILE,
+                format!("cannot read matcher module `{rel}`: {}", other.reason()),
+            )
+            .with_label("only regular files can be matcher modules"),
+        })?;
         Ok(ModuleFile {
             path: canon,
             display,

@@ -10,10 +10,20 @@ use std::collections::{HashSet, VecDeque};
 /// One cycle per cyclic component: the edges `(from, to, weight)` in order,
 /// starting at the component's smallest node; `last().1 == first().0`.
 pub fn find_cycles<N, E: Clone>(g: &DiGraph<N, E>) -> Vec<Vec<(NodeIndex, NodeIndex, E)>> {
+    find_cycles_by(g, |n| n)
+}
+
+/// [`find_cycles`], each cycle starting at the node of its component with
+/// the smallest `key` (e.g. the file name, so that a cycle is spelled the
+/// same whichever file the search came from). Linear in the graph.
+pub fn find_cycles_by<N, E: Clone, K: Ord>(
+    g: &DiGraph<N, E>,
+    key: impl Fn(NodeIndex) -> K,
+) -> Vec<Vec<(NodeIndex, NodeIndex, E)>> {
     let mut out = Vec::new();
     for scc in tarjan_scc(g) {
         let set: HashSet<NodeIndex> = scc.iter().copied().collect();
-        let Some(&start) = scc.iter().min() else {
+        let Some(&start) = scc.iter().min_by_key(|&&n| (key(n), n)) else {
             continue;
         };
         let self_loop = g
@@ -59,7 +69,7 @@ pub fn find_cycles<N, E: Clone>(g: &DiGraph<N, E>) -> Vec<Vec<(NodeIndex, NodeIn
         path.reverse();
         out.push(path);
     }
-    out.sort_by_key(|c| c.first().map(|e| e.0));
+    out.sort_by_key(|c| c.first().map(|e| (key(e.0), e.0)));
     out
 }
 
