@@ -92,4 +92,10 @@ pub struct CompileFlags {
     /// Lower every matcher's wall-clock limit to at most this many milliseconds
     #[arg(long)]
     pub matcher_timeout_ms: Option<u64>,
+    /// Fuel all matcher calls of this run may burn together (default 1000000000)
+    #[arg(long)]
+    pub matcher_budget_fuel: Option<u64>,
+    /// Wall-clock milliseconds all matcher calls and compilations of this run may take together (default 10000)
+    #[arg(long)]
+    pub matcher_budget_ms: Option<u64>,
 }

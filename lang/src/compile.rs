@@ -5,7 +5,7 @@
 use crate::ast;
 use crate::diag::{codes, Diagnostic, Diagnostics};
 use crate::ir;
-use crate::matcher::LimitCap;
+use crate::matcher::{LimitCap, RunBudget};
 use crate::resolve::{self, calls::MatcherOptions};
 use crate::span::SourceMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,9 @@ pub struct CompileOptions {
     pub root: Option<PathBuf>,
     /// Lowers every matcher limit (`--matcher-*` flags).
     pub matcher_cap: LimitCap,
+    /// What all matcher work may spend together. Clones share it: give
+    /// every compilation of one run the same one.
+    pub matcher_budget: RunBudget,
 }
 
 /// The result of compiling one entry file.
@@ -97,6 +100,7 @@ fn finish(
         &mut sources,
         &MatcherOptions {
             cap: opts.matcher_cap,
+            budget: opts.matcher_budget.clone(),
         },
         packet,
     );

@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use pol_lang::diag::{codes, Code};
-use pol_lang::matcher::{read_module, Limits, MatcherError, Sandbox};
+use pol_lang::matcher::{
+    read_module, Budget, Limits, MatcherError, RunBudget, Sandbox, SandboxOptions,
+};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -409,13 +411,136 @@ fn symlinks_escaping_the_root() {
 }
 
 #[test]
-fn failures_are_not_cached_and_limits_are_part_of_the_key() {
+fn failures_are_cached_and_limits_are_part_of_the_key() {
     let mut sb = Sandbox::new().unwrap();
     let id = load(&mut sb, "error-code.wat").unwrap();
-    assert!(sb.call(id, "[]", &test_limits()).is_err());
-    assert!(sb.call(id, "[]", &test_limits()).is_err());
-    assert_eq!(sb.stats().cache_hits, 0);
+    let first = sb.call(id, "[]", &test_limits()).unwrap_err();
+    let again = sb.call(id, "[]", &test_limits()).unwrap_err();
+    assert_eq!(first.code.id, codes::MATCHER_ERROR_CODE.id);
+    assert_eq!(
+        (again.code.id, &again.message),
+        (first.code.id, &first.message)
+    );
+    assert!(
+        again.notes.iter().any(|n| n.contains("not run again")),
+        "{:?}",
+        again.notes
+    );
+    assert_eq!((sb.stats().cache_hits, sb.stats().executed), (1, 1));
+    // Other limits: another key, so the module runs again.
+    let other = Limits {
+        fuel: 4_000_000,
+        ..test_limits()
+    };
+    assert!(sb.call(id, "[]", &other).is_err());
     assert_eq!(sb.stats().executed, 2);
+}
+
+/// Twenty identical looping calls cost one fuel limit: the failure is cached.
+#[test]
+fn twenty_identical_looping_calls_run_once() {
+    let mut sb = Sandbox::new().unwrap();
+    let id = load(&mut sb, "loop.wat").unwrap();
+    for _ in 0..20 {
+        let e = sb.call(id, r#"["x"]"#, &test_limits()).unwrap_err();
+        assert_eq!(e.code.id, codes::MATCHER_FUEL.id, "{e}");
+    }
+    assert_eq!((sb.stats().executed, sb.stats().cache_hits), (1, 19));
+    assert_eq!(sb.budget().fuel_used(), test_limits().fuel);
+}
+
+/// A sandbox whose run may burn `fuel` units and take `time_ms` in all.
+fn budgeted(fuel: u64, time_ms: u64) -> Sandbox {
+    Sandbox::with_options(SandboxOptions {
+        budget: RunBudget::new(Budget { fuel, time_ms }),
+        ..SandboxOptions::default()
+    })
+    .unwrap()
+}
+
+/// Twenty looping calls with different arguments (no cache hit) stop at the
+/// run's fuel budget: 20M each against 90M in all, so calls 1-4 run out of
+/// their own fuel, call 5 gets the 10M left and is `P0616`, and calls 6-20
+/// are `P0617` without running.
+#[test]
+fn the_run_budget_stops_twenty_looping_calls() {
+    let mut sb = budgeted(90_000_000, 600_000);
+    let id = load(&mut sb, "loop.wat").unwrap();
+    let own = Limits {
+        fuel: 20_000_000,
+        timeout_ms: 60_000,
+        ..test_limits()
+    };
+    let mut got = Vec::new();
+    for i in 0..20 {
+        let e = sb.call(id, &format!("[{i}]"), &own).unwrap_err();
+        check_style(&e);
+        got.push(e);
+    }
+    let ids: Vec<&str> = got.iter().map(|e| e.code.id).collect();
+    let mut want = vec![codes::MATCHER_FUEL.id; 4];
+    want.push(codes::MATCHER_BUDGET.id);
+    want.extend([codes::MATCHER_SKIPPED.id; 15]);
+    assert_eq!(ids, want);
+    assert_eq!(sb.stats().executed, 5);
+    assert_eq!(sb.stats().skipped, 15);
+    assert_eq!(sb.budget().fuel_used(), 90_000_000);
+    assert!(got[4]
+        .notes
+        .iter()
+        .any(|n| n.contains("10000000 fuel units left")));
+    assert!(
+        got[5]
+            .notes
+            .iter()
+            .any(|n| n.contains("a call of `loop.wat` with `[4]`")),
+        "{:?}",
+        got[5].notes
+    );
+    // A call stopped or skipped by the budget is not cached as the call's own failure.
+    assert_eq!(sb.stats().cache_hits, 0);
+}
+
+/// The time budget: a call with fuel to spare and its own 60s deadline is
+/// stopped at the run's 300ms, and the next call does not run.
+#[test]
+fn the_run_budget_bounds_time_too() {
+    let mut sb = budgeted(u64::MAX, 300);
+    let id = load(&mut sb, "loop.wat").unwrap();
+    let own = Limits {
+        fuel: 9_000_000_000,
+        timeout_ms: 60_000,
+        ..test_limits()
+    };
+    let e = sb.call(id, "[1]", &own).unwrap_err();
+    assert_eq!(e.code.id, codes::MATCHER_BUDGET.id, "{e} {:?}", e.notes);
+    let e = sb.call(id, "[2]", &own).unwrap_err();
+    assert_eq!(e.code.id, codes::MATCHER_SKIPPED.id, "{e}");
+    assert_eq!(sb.stats().executed, 1);
+}
+
+/// Sandboxes that share a budget (the compilations of one `polc check DIR`)
+/// share what is left: the second one neither compiles nor runs.
+#[test]
+fn sandboxes_of_one_run_share_the_budget() {
+    let budget = RunBudget::new(Budget {
+        fuel: 5_000_000,
+        time_ms: 600_000,
+    });
+    let options = SandboxOptions {
+        budget: budget.clone(),
+        ..SandboxOptions::default()
+    };
+    let mut first = Sandbox::with_options(options.clone()).unwrap();
+    let id = load(&mut first, "loop.wat").unwrap();
+    // Its own fuel is the whole budget: `P0605`, and the budget is used up.
+    let e = first.call(id, "[1]", &test_limits()).unwrap_err();
+    assert_eq!(e.code.id, codes::MATCHER_FUEL.id, "{e}");
+    let mut second = Sandbox::with_options(options).unwrap();
+    let e = load(&mut second, "error-code.wat").unwrap_err();
+    assert_eq!(e.code.id, codes::MATCHER_SKIPPED.id, "{e}");
+    assert_eq!(second.stats().compiled, 0);
+    assert_eq!(budget.fuel_used(), 5_000_000);
 }
 
 #[test]
@@ -460,4 +585,162 @@ fn golden_errors() {
         }
     }
     insta::assert_snapshot!(out);
+}
+
+// --- Modules too large to compile, generated here (not committed: the
+// first is 7.5 MB). Each is refused by the shape check with `P0615` before
+// anything is compiled (`compiled` stays 0), so the cost is one read of the
+// bytes.
+
+fn leb(mut n: u64, out: &mut Vec<u8>) {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
+    out.push(id);
+    leb(body.len() as u64, out);
+    out.extend_from_slice(body);
+}
+
+/// A binary module with the ABI's three exports; `pol_expand` has `locals`
+/// i32 locals and the instructions `code` (then `i64.const 0; end`), and
+/// `extra` more functions like `pol_alloc` follow.
+fn abi_module(locals: u32, code: &[u8], extra: u32) -> Vec<u8> {
+    let mut m = b"\0asm\x01\0\0\0".to_vec();
+    section(
+        1,
+        b"\x02\x60\x01\x7f\x01\x7f\x60\x02\x7f\x7f\x01\x7e",
+        &mut m,
+    );
+    let mut funcs = Vec::new();
+    leb(u64::from(2 + extra), &mut funcs);
+    funcs.extend([0, 1]);
+    funcs.extend(std::iter::repeat_n(0u8, extra as usize));
+    section(3, &funcs, &mut m);
+    section(5, b"\x01\x00\x01", &mut m);
+    let mut exports = vec![3u8];
+    for (name, kind, index) in [
+        ("memory", 2u8, 0u8),
+        ("pol_alloc", 0, 0),
+        ("pol_expand", 0, 1),
+    ] {
+        exports.push(name.len() as u8);
+        exports.extend_from_slice(name.as_bytes());
+        exports.extend([kind, index]);
+    }
+    section(7, &exports, &mut m);
+    let alloc: &[u8] = b"\x00\x41\x80\x08\x0b";
+    let mut expand = Vec::new();
+    if locals == 0 {
+        expand.push(0);
+    } else {
+        expand.push(1);
+        leb(u64::from(locals), &mut expand);
+        expand.push(0x7f);
+    }
+    expand.extend_from_slice(code);
+    expand.extend(b"\x42\x00\x0b");
+    let mut bodies = Vec::new();
+    leb(u64::from(2 + extra), &mut bodies);
+    for body in [alloc, &expand[..]]
+        .into_iter()
+        .chain(std::iter::repeat_n(alloc, extra as usize))
+    {
+        leb(body.len() as u64, &mut bodies);
+        bodies.extend_from_slice(body);
+    }
+    section(10, &bodies, &mut m);
+    m
+}
+
+/// `depth` nested empty blocks: `block … block end … end`.
+fn nested_blocks(depth: usize) -> Vec<u8> {
+    let mut code = b"\x02\x40".repeat(depth);
+    code.extend(std::iter::repeat_n(0x0bu8, depth));
+    code
+}
+
+fn expect_too_complex(bytes: &[u8], what: &str) -> MatcherError {
+    let mut sb = Sandbox::new().unwrap();
+    let e = sb.load("hostile.wasm", bytes).unwrap_err();
+    assert_eq!(
+        e.code.id,
+        codes::MATCHER_TOO_COMPLEX.id,
+        "{e} {:?}",
+        e.notes
+    );
+    assert!(e.message.contains(what), "{}", e.message);
+    assert_eq!(sb.stats().compiled, 0);
+    check_style(&e);
+    e
+}
+
+/// The module of the issue: one function of 2.5 million nested blocks, at
+/// wasmparser's largest function body (7,654,321 bytes). It used to compile
+/// for 10.5 s in 2.1 GB.
+#[test]
+fn seven_megabytes_of_nested_blocks_are_refused_before_compiling() {
+    let depth = (7_654_321 - 4) / 3;
+    let m = abi_module(0, &nested_blocks(depth), 0);
+    assert!(m.len() > 7_500_000, "{}", m.len());
+    let e = expect_too_complex(&m, "more than 500 nested blocks in function 1");
+    assert!(e.notes.iter().any(|n| n.contains("before compiling")));
+}
+
+/// The same as WAT text (non-folded: the text parser refuses deep folding).
+#[test]
+fn nested_blocks_in_text_are_refused_before_compiling() {
+    let mut wat = String::from(
+        "(module (memory (export \"memory\") 1)\n\
+         (func (export \"pol_alloc\") (param i32) (result i32) (i32.const 1024))\n\
+         (func (export \"pol_expand\") (param i32 i32) (result i64)\n",
+    );
+    wat.push_str(&"block\n".repeat(100_000));
+    wat.push_str(&"end\n".repeat(100_000));
+    wat.push_str("(i64.const 0)))\n");
+    expect_too_complex(wat.as_bytes(), "nested blocks");
+}
+
+#[test]
+fn too_many_functions_are_refused_before_compiling() {
+    expect_too_complex(&abi_module(0, b"", 1_000), "more than 1000 functions");
+}
+
+#[test]
+fn too_many_locals_are_refused_before_compiling() {
+    // 40,000 locals pass wasmparser's own limit (50,000); 1,000 is ours.
+    expect_too_complex(
+        &abi_module(40_000, b"", 0),
+        "more than 1000 locals in function 1",
+    );
+}
+
+#[test]
+fn too_many_instructions_are_refused_before_compiling() {
+    // `i32.const 0; drop`, 30,000 times: 60,000 instructions in one function.
+    let code = b"\x41\x00\x1a".repeat(30_000);
+    expect_too_complex(
+        &abi_module(0, &code, 0),
+        "more than 50000 instructions in function 1",
+    );
+}
+
+/// At the limits, a module compiles: the shape check refuses only what is over.
+#[test]
+fn modules_at_the_shape_limits_compile() {
+    let mut sb = Sandbox::new().unwrap();
+    // 500 nested blocks (the `pol_expand` body's own `end` is not a block).
+    let id = sb.load("deep.wasm", &abi_module(0, &nested_blocks(500), 0));
+    assert!(id.is_ok(), "{:?}", id.err());
+    let id = sb.load("wide.wasm", &abi_module(1_000, b"", 998));
+    assert!(id.is_ok(), "{:?}", id.err());
+    assert_eq!(sb.stats().compiled, 2);
 }

@@ -109,7 +109,23 @@ pub fn compile_options(flags: &CompileFlags) -> CompileOptions {
             memory_bytes: flags.matcher_memory,
             timeout_ms: flags.matcher_timeout_ms,
         },
+        matcher_budget: run_budget(flags),
     }
+}
+
+/// The matcher budget of this run: one account for every file the process
+/// compiles (`polc check DIR` compiles many), set from the first flags seen
+/// (a run has one set of flags).
+fn run_budget(flags: &CompileFlags) -> pol_lang::matcher::RunBudget {
+    static RUN: std::sync::OnceLock<pol_lang::matcher::RunBudget> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let d = pol_lang::matcher::DEFAULT_BUDGET;
+        pol_lang::matcher::RunBudget::new(pol_lang::matcher::Budget {
+            fuel: flags.matcher_budget_fuel.unwrap_or(d.fuel),
+            time_ms: flags.matcher_budget_ms.unwrap_or(d.time_ms),
+        })
+    })
+    .clone()
 }
 
 /// Compile `path`; when the front end is clean, verify it too.

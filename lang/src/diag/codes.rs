@@ -120,6 +120,9 @@ codes! {
     MATCHER_ERROR_CODE = "P0612", Matcher, Error, "matcher returned an error code";
     MATCHER_ESCAPES    = "P0613", Matcher, Error, "matcher path escapes the root directory";
     MATCHER_LIMIT      = "P0614", Matcher, Error, "invalid matcher limit";
+    MATCHER_TOO_COMPLEX = "P0615", Matcher, Error, "matcher module too large to compile";
+    MATCHER_BUDGET     = "P0616", Matcher, Error, "matcher budget of the run used up";
+    MATCHER_SKIPPED    = "P0617", Matcher, Error, "matcher not run: the run's matcher budget is used up";
     // --- solver
     SOLVER_UNKNOWN     = "P0901", Unknown, Warning, "the solver could not decide";
     // --- command line / I/O (no source span)

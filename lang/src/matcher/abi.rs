@@ -4,6 +4,7 @@
 //! `pol_expand: (i32, i32) -> i64`. Each failure names what is missing or
 //! forbidden.
 
+use super::shape::{self, ShapeLimits};
 use super::MatcherError;
 use crate::diag::codes;
 use wasmtime::{Engine, ExternType, FuncType, Module, ValType};
@@ -29,22 +30,22 @@ pub fn compile(engine: &Engine, display: &str, bytes: &[u8]) -> Result<Module, M
             format!("matcher module `{display}` is larger than 16MiB"),
         ));
     }
-    let module = if bytes.starts_with(WASM_MAGIC) {
-        Module::from_binary(engine, bytes).map_err(|e| {
-            MatcherError::new(
-                codes::MATCHER_NOT_WASM,
-                format!("`{display}` is not valid WebAssembly"),
-            )
-            .with_note(clean_error(&e, display))
-        })?
+    let text_error = |e: &dyn std::fmt::Display| {
+        MatcherError::new(
+            codes::MATCHER_NOT_WASM,
+            format!("`{display}` is not a valid WebAssembly text module"),
+        )
+        .with_note(
+            format!("{e:#}")
+                .replace("<anon>", display)
+                .trim_end()
+                .to_string(),
+        )
+    };
+    let binary: std::borrow::Cow<'_, [u8]> = if bytes.starts_with(WASM_MAGIC) {
+        std::borrow::Cow::Borrowed(bytes)
     } else if let Ok(text) = std::str::from_utf8(bytes) {
-        Module::new(engine, text).map_err(|e| {
-            MatcherError::new(
-                codes::MATCHER_NOT_WASM,
-                format!("`{display}` is not a valid WebAssembly text module"),
-            )
-            .with_note(clean_error(&e, display))
-        })?
+        std::borrow::Cow::Owned(wat::parse_str(text).map_err(|e| text_error(&e))?)
     } else {
         return Err(MatcherError::new(
             codes::MATCHER_NOT_WASM,
@@ -55,6 +56,21 @@ pub fn compile(engine: &Engine, display: &str, bytes: &[u8]) -> Result<Module, M
             hex_prefix(bytes, 8)
         )));
     };
+    // INVARIANT: nothing is compiled before the shape check passed; the
+    // compiler's time and memory are bounded by the shape limits.
+    shape::check(&binary, display, &ShapeLimits::DEFAULT)?;
+    let module = Module::from_binary(engine, &binary).map_err(|e| {
+        let what = if bytes.starts_with(WASM_MAGIC) {
+            "valid WebAssembly"
+        } else {
+            "a valid WebAssembly text module"
+        };
+        MatcherError::new(
+            codes::MATCHER_NOT_WASM,
+            format!("`{display}` is not {what}"),
+        )
+        .with_note(clean_error(&e, display))
+    })?;
     check(&module, display)?;
     Ok(module)
 }

@@ -11,23 +11,29 @@
 //! [`Sandbox::call`] once per call site, then parses the returned text with
 //! the front end's own parser and reports errors at the call site.
 //!
-//! Layout: `limits` (defaults, overrides, CLI cap), `abi` (compile and check
-//! the ABI), `run` (store, fuel, limiter, output checks), `watchdog` (the
-//! epoch thread), `cache` (module and result caches), `path` (finding the
-//! file inside the root). docs/matchers.md is the user documentation.
+//! Layout: `limits` (defaults, overrides, CLI cap), `shape` (what may be
+//! compiled), `abi` (compile and check the ABI), `run` (store, fuel, limiter,
+//! output checks), `watchdog` (the epoch thread), `cache` (module and result
+//! caches), `budget` (what all calls of a run may spend together), `path`
+//! (finding the file inside the root). docs/matchers.md is the user
+//! documentation.
 
 mod abi;
+mod budget;
 mod cache;
 mod limits;
 mod path;
 mod run;
+mod shape;
 mod watchdog;
 
+pub use budget::{Budget, Remaining, RunBudget, DEFAULT_BUDGET};
 pub use limits::{
     format_bytes, format_ms, LimitCap, Limits, CEILING, DEFAULT_FUEL, DEFAULT_MAX_OUTPUT_BYTES,
     DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, MAX_TABLE_ELEMENTS,
 };
 pub use path::{read_module, ModuleFile, ModuleSearch};
+pub use shape::ShapeLimits;
 
 use crate::diag::{codes, Code, Diagnostic};
 use crate::span::Span;
@@ -98,8 +104,10 @@ pub struct SandboxStats {
     pub compiled: u64,
     /// `Sandbox::call` invocations.
     pub calls: u64,
-    /// Calls answered from the result cache.
+    /// Calls answered from the result cache (a success or a failure).
     pub cache_hits: u64,
+    /// Calls and loads not run because the run's budget was used up.
+    pub skipped: u64,
     /// Calls that ran a module (instantiate + `pol_expand`).
     pub executed: u64,
     /// Executed calls that failed.
@@ -111,8 +119,12 @@ pub struct SandboxStats {
 /// How a `Sandbox` is set up; `Default` is what polc uses.
 #[derive(Clone, Debug)]
 pub struct SandboxOptions {
-    /// Cache successful results per (module, arguments, limits). On by default.
+    /// Cache results, failures included, per (module, arguments, limits).
+    /// On by default.
     pub result_cache: bool,
+    /// What all calls of the run may spend together; clones share one
+    /// account, so the sandboxes of one run share their budget.
+    pub budget: RunBudget,
     /// Keep compiled code in this directory across runs (wasmtime's cache).
     /// Off by default: see docs/matchers.md for why.
     pub disk_cache: Option<PathBuf>,
@@ -122,6 +134,7 @@ impl Default for SandboxOptions {
     fn default() -> Self {
         SandboxOptions {
             result_cache: true,
+            budget: RunBudget::default(),
             disk_cache: None,
         }
     }
@@ -197,7 +210,20 @@ impl Sandbox {
         let pre = match self.compiled.get(&hash) {
             Some(pre) => pre.clone(),
             None => {
-                let module = abi::compile(&self.engine, display, bytes)?;
+                let budget = &self.options.budget;
+                if budget.remaining().is_used_up() {
+                    self.stats.skipped += 1;
+                    return Err(skipped(
+                        budget,
+                        format!("matcher module `{display}` was not compiled"),
+                    ));
+                }
+                let started = Instant::now();
+                let module = abi::compile(&self.engine, display, bytes);
+                budget.charge(0, started.elapsed(), || {
+                    format!("the compilation of `{display}`")
+                });
+                let module = module?;
                 self.stats.compiled += 1;
                 let linker: Linker<run::Guard> = Linker::new(&self.engine);
                 let pre = linker.instantiate_pre(&module).map_err(|e| {
@@ -239,11 +265,29 @@ impl Sandbox {
             )
         })?;
         if self.options.result_cache {
-            if let Some(text) = self.results.get(&loaded.hash, args_json, limits) {
+            if let Some(result) = self
+                .results
+                .get(&loaded.hash, &loaded.display, args_json, limits)
+            {
                 self.stats.cache_hits += 1;
-                return Ok(text.clone());
+                return result.clone().map_err(|e| {
+                    e.with_note(
+                        "the same call failed earlier in this compilation; it was not run again",
+                    )
+                });
             }
         }
+        let budget = self.options.budget.clone();
+        let remaining = budget.remaining();
+        if remaining.is_used_up() {
+            self.stats.skipped += 1;
+            return Err(skipped(
+                &budget,
+                format!("matcher module `{}` was not run", loaded.display),
+            )
+            .with_note(run::called_with(args_json)));
+        }
+        let effective = remaining.lower(limits);
         if self.watchdog.is_none() {
             let w = watchdog::Watchdog::start(self.engine.clone()).map_err(|e| {
                 MatcherError::new(codes::IO_ERROR, "cannot start the matcher watchdog thread")
@@ -258,31 +302,48 @@ impl Sandbox {
             ));
         };
         let started = Instant::now();
-        let result = run::execute(
+        let outcome = run::execute(
             &run::Call {
                 engine: &self.engine,
                 pre: &loaded.pre,
                 display: &loaded.display,
                 args_json,
-                limits,
+                limits: &effective,
             },
             watchdog,
         );
+        let took = started.elapsed();
+        budget.charge(outcome.fuel_used, took, || {
+            format!(
+                "a call of `{}` {}",
+                loaded.display,
+                run::called_with(args_json).trim_start_matches("called ")
+            )
+        });
         self.stats.executed += 1;
-        self.stats.exec_time += started.elapsed();
-        match result {
-            Ok(text) => {
-                if self.options.result_cache {
-                    self.results
-                        .insert(loaded.hash, args_json, *limits, text.clone());
-                }
-                Ok(text)
-            }
-            Err(e) => {
+        self.stats.exec_time += took;
+        let result = match outcome.result {
+            Err(e) if cut_short(&e, &effective, limits) => {
+                // Not cached: with budget left, the same call may succeed.
                 self.stats.failed += 1;
-                Err(e)
+                return Err(budget_error(&budget, &loaded.display, &effective, limits)
+                    .with_note(run::called_with(args_json)));
             }
+            r => r,
+        };
+        if result.is_err() {
+            self.stats.failed += 1;
         }
+        if self.options.result_cache {
+            self.results.insert(
+                loaded.hash,
+                &loaded.display,
+                args_json,
+                *limits,
+                result.clone(),
+            );
+        }
+        result
     }
 
     /// The path a module was loaded as.
@@ -295,4 +356,66 @@ impl Sandbox {
     pub fn stats(&self) -> SandboxStats {
         self.stats
     }
+
+    /// The budget this sandbox charges.
+    pub fn budget(&self) -> &RunBudget {
+        &self.options.budget
+    }
 }
+
+/// Whether `e` is running out of fuel or time that the call had only
+/// because the run's budget lowered its own limits.
+fn cut_short(e: &MatcherError, effective: &Limits, own: &Limits) -> bool {
+    (e.code.id == codes::MATCHER_FUEL.id && effective.fuel < own.fuel)
+        || (e.code.id == codes::MATCHER_TIMEOUT.id && effective.timeout_ms < own.timeout_ms)
+}
+
+/// `P0616`: the call that used the run's budget up.
+fn budget_error(
+    budget: &RunBudget,
+    display: &str,
+    effective: &Limits,
+    own: &Limits,
+) -> MatcherError {
+    let left = if effective.fuel < own.fuel {
+        format!(
+            "this call could use only the {} fuel units left of its own {}",
+            effective.fuel, own.fuel
+        )
+    } else {
+        format!(
+            "this call could use only the time left, less than its own {}",
+            format_ms(own.timeout_ms)
+        )
+    };
+    MatcherError::new(
+        codes::MATCHER_BUDGET,
+        format!("the matcher budget of this run ran out in this call of `{display}`"),
+    )
+    .with_note(format!(
+        "all matcher calls and compilations of one `polc` run may use {} together",
+        budget.budget().text()
+    ))
+    .with_note(left)
+    .with_note("every later matcher call of this run is not run (P0617)")
+    .with_note(BUDGET_HELP)
+}
+
+/// `P0617`: a call or a load after the budget was used up.
+fn skipped(budget: &RunBudget, message: String) -> MatcherError {
+    let by = budget
+        .used_up_by()
+        .unwrap_or_else(|| "earlier matcher calls".to_string());
+    MatcherError::new(
+        codes::MATCHER_SKIPPED,
+        format!("{message}: the matcher budget of this run is used up"),
+    )
+    .with_note(format!(
+        "all matcher calls and compilations of one `polc` run may use {} together; {by} used the rest",
+        budget.budget().text()
+    ))
+    .with_note(BUDGET_HELP)
+}
+
+const BUDGET_HELP: &str =
+    "the command line sets the budget: `--matcher-budget-fuel N`, `--matcher-budget-ms MS`";

@@ -106,14 +106,42 @@ pub struct Call<'a> {
     pub limits: &'a Limits,
 }
 
+/// What one call did: its output or error, and the fuel it burnt (charged
+/// to the run's budget whatever the outcome).
+pub struct Outcome {
+    pub result: Result<String, MatcherError>,
+    pub fuel_used: u64,
+}
+
 /// Instantiate and run `pol_expand` once, within `limits`.
-pub fn execute(call: &Call<'_>, watchdog: &Watchdog) -> Result<String, MatcherError> {
+pub fn execute(call: &Call<'_>, watchdog: &Watchdog) -> Outcome {
     let limits = call.limits;
     let mut store = Store::new(call.engine, Guard::new(limits));
     store.limiter(|g| g);
-    store.set_fuel(limits.fuel).map_err(|e| {
-        MatcherError::new(codes::MATCHER_FUEL, format!("cannot set matcher fuel: {e}"))
-    })?;
+    if let Err(e) = store.set_fuel(limits.fuel) {
+        return Outcome {
+            result: Err(MatcherError::new(
+                codes::MATCHER_FUEL,
+                format!("cannot set matcher fuel: {e}"),
+            )),
+            fuel_used: 0,
+        };
+    }
+    let result = execute_in(&mut store, call, watchdog);
+    // Out of fuel leaves 0; a store whose fuel cannot be read spent it all.
+    let left = store.get_fuel().unwrap_or(0);
+    Outcome {
+        result,
+        fuel_used: limits.fuel.saturating_sub(left),
+    }
+}
+
+fn execute_in(
+    store: &mut Store<Guard>,
+    call: &Call<'_>,
+    watchdog: &Watchdog,
+) -> Result<String, MatcherError> {
+    let limits = call.limits;
     store.epoch_deadline_trap();
     store.set_epoch_deadline(1);
     // INVARIANT: the deadline is set before arming, so the one epoch tick the
@@ -122,20 +150,20 @@ pub fn execute(call: &Call<'_>, watchdog: &Watchdog) -> Result<String, MatcherEr
 
     let instance = call
         .pre
-        .instantiate(&mut store)
-        .map_err(|e| classify(e, &store, call, Stage::Instantiate))?;
+        .instantiate(&mut *store)
+        .map_err(|e| classify(e, &*store, call, Stage::Instantiate))?;
     // The ABI check guarantees these exports; a failure here is still an error, not a panic.
-    let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| {
+    let memory = instance.get_memory(&mut *store, "memory").ok_or_else(|| {
         MatcherError::new(
             codes::MATCHER_EXPORT,
             format!("matcher module `{}` does not export `memory`", call.display),
         )
     })?;
     let alloc = instance
-        .get_typed_func::<i32, i32>(&mut store, "pol_alloc")
+        .get_typed_func::<i32, i32>(&mut *store, "pol_alloc")
         .map_err(|e| export_error(call.display, "pol_alloc", &e))?;
     let expand = instance
-        .get_typed_func::<(i32, i32), i64>(&mut store, "pol_expand")
+        .get_typed_func::<(i32, i32), i64>(&mut *store, "pol_expand")
         .map_err(|e| export_error(call.display, "pol_expand", &e))?;
 
     let input = call.args_json.as_bytes();
@@ -146,15 +174,15 @@ pub fn execute(call: &Call<'_>, watchdog: &Watchdog) -> Result<String, MatcherEr
         )
     })?;
     let ptr = alloc
-        .call(&mut store, len)
-        .map_err(|e| classify(e, &store, call, Stage::Alloc))?;
+        .call(&mut *store, len)
+        .map_err(|e| classify(e, &*store, call, Stage::Alloc))?;
     if memory
-        .write(&mut store, ptr as u32 as usize, input)
+        .write(&mut *store, ptr as u32 as usize, input)
         .is_err()
     {
-        let size = memory.data_size(&store);
+        let size = memory.data_size(&*store);
         return Err(runtime_error(
-            &store,
+            &*store,
             call,
             MatcherError::new(
                 codes::MATCHER_TRAP,
@@ -172,13 +200,13 @@ pub fn execute(call: &Call<'_>, watchdog: &Watchdog) -> Result<String, MatcherEr
         ));
     }
     let ret = expand
-        .call(&mut store, (ptr, len))
-        .map_err(|e| classify(e, &store, call, Stage::Expand))?;
+        .call(&mut *store, (ptr, len))
+        .map_err(|e| classify(e, &*store, call, Stage::Expand))?;
     drop(armed);
 
     if ret < 0 {
         return Err(runtime_error(
-            &store,
+            &*store,
             call,
             MatcherError::new(
                 codes::MATCHER_ERROR_CODE,
@@ -200,7 +228,7 @@ pub fn execute(call: &Call<'_>, watchdog: &Watchdog) -> Result<String, MatcherEr
         )
         .with_note(called_with(call.args_json)));
     }
-    let data = memory.data(&store);
+    let data = memory.data(&*store);
     let Some(bytes) = out_ptr
         .checked_add(out_len)
         .and_then(|end| data.get(out_ptr..end))
@@ -392,7 +420,7 @@ fn first_line(e: &wasmtime::Error) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 
-fn called_with(args_json: &str) -> String {
+pub(super) fn called_with(args_json: &str) -> String {
     const MAX: usize = 200;
     if args_json.len() <= MAX {
         return format!("called with `{args_json}`");

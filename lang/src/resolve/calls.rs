@@ -11,7 +11,9 @@ use super::Resolver;
 use crate::ast::{self, CallArg, MatcherLimit};
 use crate::diag::{codes, Diagnostic, Diagnostics};
 use crate::ir::MatcherOrigin;
-use crate::matcher::{LimitCap, Limits, ModuleId, ModuleSearch, Sandbox};
+use crate::matcher::{
+    LimitCap, Limits, ModuleId, ModuleSearch, RunBudget, Sandbox, SandboxOptions,
+};
 use crate::sets::{AddrSet, ServiceSet};
 use std::collections::HashMap;
 
@@ -19,6 +21,8 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Default)]
 pub struct MatcherOptions {
     pub cap: LimitCap,
+    /// The run's budget, shared with the other compilations of the run.
+    pub budget: RunBudget,
 }
 
 /// The matchers of one compilation.
@@ -114,7 +118,10 @@ impl Resolver<'_> {
 
     fn sandbox(&mut self) -> Result<&mut Sandbox, Box<Diagnostic>> {
         if self.matchers.sandbox.is_none() {
-            match Sandbox::new() {
+            match Sandbox::with_options(SandboxOptions {
+                budget: self.matchers.opts.budget.clone(),
+                ..SandboxOptions::default()
+            }) {
                 Ok(s) => self.matchers.sandbox = Some(s),
                 Err(e) => {
                     return Err(Box::new(Diagnostic::without_span(
