@@ -132,7 +132,7 @@ fn the_cap_is_per_file_and_can_be_changed() {
     };
     let out = shown(&["--max-diagnostics", "5"]);
     assert_eq!(out.stdout.matches("error[P0003").count(), 15);
-    for f in ["./bad000.pol", "./bad001.pol", "./bad002.pol"] {
+    for f in ["bad000.pol", "bad001.pol", "bad002.pol"] {
         assert!(
             out.stdout
                 .contains(&format!("note: 25 more diagnostics in {f} not shown")),
@@ -148,9 +148,8 @@ fn the_cap_is_per_file_and_can_be_changed() {
     let out = shown(&["--max-diagnostics", "2", "--format", "github"]);
     assert_eq!(out.stdout.matches("::error ").count(), 6);
     assert!(
-        out.stdout.contains(
-            "::notice file=./bad001.pol::28 more diagnostics in ./bad001.pol not shown\n"
-        ),
+        out.stdout
+            .contains("::notice file=bad001.pol::28 more diagnostics in bad001.pol not shown\n"),
         "{}",
         out.stdout
     );
@@ -162,7 +161,18 @@ fn the_cap_is_per_file_and_can_be_changed() {
 #[test]
 fn terminal_controls_from_sources_are_shown_escaped() {
     let dir = tempfile::tempdir().unwrap();
-    let name = "evil\u{1b}[2J\u{202e}.pol";
+    // A file name with controls is refused outright (exit 2), and the
+    // refusal shows the name escaped.
+    let evil = "evil\u{1b}[2J\u{202e}.pol";
+    std::fs::write(dir.path().join(evil), "network n = 10.0.0.0/8\n").unwrap();
+    let out = polc(dir.path(), &["check", "--no-verify", evil]);
+    assert_eq!(out.status, 2, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("evil\\u{1b}[2J\\u{202e}.pol") && !out.stdout.contains('\u{1b}'),
+        "{}",
+        out.stdout
+    );
+    let name = "evil.pol";
     std::fs::write(
         dir.path().join(name),
         "# \u{1b}]8;;http://evil.example\u{7}click\u{1b}]8;;\u{7}\n\
@@ -182,11 +192,6 @@ fn terminal_controls_from_sources_are_shown_escaped() {
         );
     }
     assert!(
-        out.stdout.contains("evil\\x1b[2J\\u{202e}.pol"),
-        "{}",
-        out.stdout
-    );
-    assert!(
         out.stdout
             .contains("10.0.0.0/8 \\x1b[31m\\r \\u{202e} @ # \\0\\u{9b}\\u{2066}"),
         "{}",
@@ -200,7 +205,7 @@ fn terminal_controls_from_sources_are_shown_escaped() {
         .position(|l| l.contains("invalid character `@`"))
         .unwrap();
     assert!(
-        lines[at + 1].ends_with("evil\\x1b[2J\\u{202e}.pol:2:38"),
+        lines[at + 1].ends_with("evil.pol:2:38"),
         "{}",
         lines[at + 1]
     );

@@ -96,7 +96,7 @@ if [ $# -eq 0 ]; then
 	# against /sys/fs/cgroup).
 "#;
 
-const BODY_END: &str = r#"		[ -n "$p" ] && [ -d "/sys/fs/cgroup/$p" ] || continue
+const BODY_END: &str = r#"		if [ -z "$p" ] || [ ! -d "/sys/fs/cgroup/$p" ]; then continue; fi
 		commands "$p" >>"$out"
 	done
 else

@@ -37,23 +37,7 @@ pub const DROP_IN: &str = "50-polc.conf";
 /// Slices systemd itself creates and keeps; the policy does not own them.
 const SYSTEM_SLICES: &[&str] = &["system.slice", "user.slice", "machine.slice"];
 
-/// One argument of a systemd command line, single-quoted: `\` and `'` as C
-/// escapes (systemd unescapes inside quotes), `%` and `$` doubled
-/// (specifiers and environment variables expand even inside quotes).
-pub fn quote_arg(s: &str) -> String {
-    let mut out = String::from("'");
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\x27"),
-            '%' => out.push_str("%%"),
-            '$' => out.push_str("$$"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
+pub use pol_lang::safe_text::systemd::quote_arg;
 
 /// `nft 'CMD; CMD'`: the commands for `u`'s path as one nft transaction.
 fn nft_line(table: &str, u: &SystemdUnit, elements: &[CgroupElement]) -> Option<String> {
@@ -150,16 +134,4 @@ pub fn render(
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out.dedup_by(|a, b| a.name == b.name);
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_for_systemd() {
-        assert_eq!(quote_arg("a b"), "'a b'");
-        assert_eq!(quote_arg(r"x\x2dy"), r"'x\\x2dy'");
-        assert_eq!(quote_arg("%i $HOME 'q'"), r"'%%i $$HOME \x27q\x27'");
-    }
 }

@@ -74,7 +74,13 @@ policy egress {
 }
 "#;
 
-const SCRIPTS: [&str; 5] = ["cgroups.sh", "tunnels.sh", "tuning.sh", "refresh.sh", "apply.sh"];
+const SCRIPTS: [&str; 5] = [
+    "cgroups.sh",
+    "tunnels.sh",
+    "tuning.sh",
+    "refresh.sh",
+    "apply.sh",
+];
 
 /// The pieces hostile text is made of; `@` is replaced by the canary path.
 const FRAGMENTS: &[&str] = &[
@@ -176,12 +182,22 @@ impl Texts {
             comments: (0..5).map(|_| h()).collect(),
             logs: (0..5).map(|_| h()).collect(),
             tunnel: h(),
-            groups: (0..2).map(|_| h()).collect(),
+            groups: vec!["app".into(), "web".into()],
             cgroups: (0..2).map(|_| component(&h())).collect(),
-            sysctl: h()
-                .chars()
-                .filter(|c| !pol_lang::safe_text::sh::needs_escape(*c))
-                .collect(),
+            // A value sysctl.d reads back as written: hostile, but without
+            // controls or surrounding blanks (those are refused, P0408).
+            sysctl: {
+                let v: String = h()
+                    .chars()
+                    .filter(|c| !pol_lang::safe_text::sh::needs_escape(*c) && !c.is_control())
+                    .collect();
+                let v = v.trim();
+                if v.is_empty() {
+                    "x".to_string()
+                } else {
+                    v.to_string()
+                }
+            },
             policy: None,
             table: None,
         };
@@ -192,7 +208,25 @@ impl Texts {
         if rng.chance(5) {
             t.table = Some(hostile(rng, canary));
         }
+        // A group's name names its nft sets (`cg_GROUP_lN`): a hostile one
+        // must be refused too.
+        if rng.chance(5) {
+            t.groups = (0..2).map(|_| hostile(rng, canary)).collect();
+        }
         t
+    }
+
+    /// True when every name that reaches an nft identifier is one.
+    fn names_ok(&self) -> bool {
+        self.policy
+            .iter()
+            .chain(&self.table)
+            .all(|n| pol_lang::safe_text::nft::is_identifier(n))
+            && self.groups.iter().all(|g| {
+                !g.is_empty()
+                    && g.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            })
     }
 
     /// The same shape with harmless text: the reference line counts.
@@ -203,8 +237,10 @@ impl Texts {
             comments: vec!["x".into(); self.comments.len()],
             logs: vec!["x".into(); self.logs.len()],
             tunnel: "x".into(),
-            groups: vec!["x".into(); self.groups.len()],
-            cgroups: vec!["x".into(); self.cgroups.len()],
+            groups: vec!["app".into(), "web".into()],
+            // As many bytes as the hostile components: a set's elements
+            // wrap by length, and the line count must only change by that.
+            cgroups: self.cgroups.iter().map(|c| "x".repeat(c.len())).collect(),
             sysctl: "x".into(),
             policy: None,
             table: None,
@@ -407,7 +443,7 @@ fn hostile_names_and_text_never_become_code() {
             Ok(a) => a,
             Err(errors) => {
                 assert!(
-                    texts.policy.is_some() || texts.table.is_some(),
+                    !texts.names_ok(),
                     "build refused a case it should build {}: {errors:?}",
                     ctx(case)
                 );
@@ -416,22 +452,26 @@ fn hostile_names_and_text_never_become_code() {
             }
         };
         assert!(
-            texts
-                .policy
-                .iter()
-                .chain(&texts.table)
-                .all(|n| pol_lang::safe_text::nft::is_identifier(n)),
+            texts.names_ok(),
             "build accepted a name that is not an nft identifier {}",
             ctx(case)
         );
         let (hp, hs, ho) = apply(&base, &c.sources, &texts.harmless());
         let reference = build(&hp, &hs, &ho).unwrap();
-        assert_eq!(
-            line_counts(&arts),
-            line_counts(&reference),
-            "hostile text changed the number of lines {}",
-            ctx(case)
-        );
+        if line_counts(&arts) != line_counts(&reference) {
+            let (a, r) = arts
+                .iter()
+                .zip(&reference)
+                .find(|(a, r)| a.contents.split('\n').count() != r.contents.split('\n').count())
+                .unwrap();
+            panic!(
+                "hostile text changed the number of lines of {} {}:\n--- hostile\n{}\n--- harmless\n{}",
+                a.name,
+                ctx(case),
+                a.contents,
+                r.contents
+            );
+        }
         let dir = tmp.path().join(format!("case-{case}"));
         write(&dir, &arts);
         for s in SCRIPTS {

@@ -113,9 +113,8 @@ pub fn run(args: Args) -> u8 {
             let cg = CgroupPath::parse(path).map_err(|e| format!("cgroup `{path}`: {e}"))?;
             let dir = PathBuf::from(root).join(path);
             if !program.systemd_creates(&cg) {
-                std::fs::create_dir_all(&dir).map_err(|e| {
-                    format!("cannot create the cgroup `{}`: {e}", dir.display())
-                })?;
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("cannot create the cgroup `{}`: {e}", dir.display()))?;
             }
             join(&dir.join("cgroup.procs"), Hierarchy::V2)?;
             let opts = pol_backends::BuildOptions {

@@ -258,7 +258,12 @@ impl Renderer<'_> {
 
 /// Render the ruleset. `naive` writes every list inline and never
 /// dispatches (the one-rule-per-line baseline of the benchmark).
-pub(crate) fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions, naive: bool) -> String {
+pub(crate) fn render(
+    program: &Program,
+    sources: &SourceMap,
+    opts: &BuildOptions,
+    naive: bool,
+) -> String {
     render_with_elements(program, sources, opts, naive).0
 }
 
