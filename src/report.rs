@@ -53,6 +53,14 @@ pub fn render(parts: &[Part<'_>], format: Format, color: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Stream the report to standard output (colour when it is a terminal).
+/// A failed write is already handled by `out::Stdout` (a closed pipe ends
+/// output quietly, keeping the findings' exit status), so nothing is
+/// returned.
+pub fn print(parts: &[Part<'_>], format: Format, limits: Limits) {
+    let _ = write(parts, format, use_color(), limits, &mut crate::out::Stdout);
+}
+
 /// Write the report to `out` as it is rendered, one diagnostic at a time
 /// (human and github): memory stays bounded by one diagnostic, and a
 /// reader that stops reading stops the rendering (the first failed write

@@ -361,12 +361,6 @@ pub fn run(args: Args) -> u8 {
         sources: &l.sources,
     }));
     parts.extend(analyses.iter().map(Analysis::part));
-    let _ = report::write(
-        &parts,
-        args.format,
-        report::use_color(),
-        args.limits,
-        &mut crate::out::Stdout,
-    );
+    report::print(&parts, args.format, args.limits);
     status(&parts, args.deny_warnings)
 }

@@ -46,13 +46,7 @@ pub fn run(args: Args) -> u8 {
         diags: &diags,
         sources: &compilation.sources,
     }];
-    let _ = report::write(
-        &parts,
-        args.format,
-        report::use_color(),
-        args.limits,
-        &mut crate::out::Stdout,
-    );
+    report::print(&parts, args.format, args.limits);
     if let (Some(s), Format::Human) = (summary, args.format) {
         crate::out::println(&s);
     }
