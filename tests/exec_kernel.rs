@@ -16,6 +16,32 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Run a `polc exec` scenario: `policy` is written to a fresh directory and
+/// `body` (sh, after `set -eu` and a private cgroup2 mount at
+/// /sys/fs/cgroup) runs in new network and mount namespaces with `POLC`,
+/// `POLICY` and `OUT` (the build directory) set. Asserts that it succeeds
+/// and returns (stdout, stderr).
+fn exec_scenario(policy: &str, body: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.pol");
+    std::fs::write(&file, policy).unwrap();
+    let script = format!("set -eu\nmount -t cgroup2 none /sys/fs/cgroup\n{body}");
+    let out = Command::new("unshare")
+        .args(["-n", "-m", "sh", "-c", &script])
+        .env("POLC", env!("CARGO_BIN_EXE_polc"))
+        .env("POLICY", &file)
+        .env("OUT", dir.path().join("out"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "exec test failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
 #[test]
 fn exec_runs_the_command_in_the_groups_cgroup() {
     if !is_root() {
@@ -24,19 +50,11 @@ fn exec_runs_the_command_in_the_groups_cgroup() {
         );
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let slice = format!("polc-exec-test-{}.slice", std::process::id());
-    let policy = dir.path().join("exec.pol");
-    std::fs::write(
-        &policy,
-        format!("group app {{ cgroup \"{slice}/app.scope\" }}\ngroup svc {{ unit \"{slice}/missing.service\" }}\npolicy p {{\n    hook output\n    default drop\n    allow app\n    allow svc\n}}\n"),
-    )
-    .unwrap();
-    let polc = env!("CARGO_BIN_EXE_polc");
-    let script = format!(
-        r#"set -eu
-mount -t cgroup2 none /sys/fs/cgroup
-trap 'rmdir /sys/fs/cgroup/{slice}/app.scope /sys/fs/cgroup/{slice} 2>/dev/null || true' EXIT
+    let (stdout, stderr) = exec_scenario(
+        &format!("group app {{ cgroup \"{slice}/app.scope\" }}\ngroup svc {{ unit \"{slice}/missing.service\" }}\npolicy p {{\n    hook output\n    default drop\n    allow app\n    allow svc\n}}\n"),
+        &format!(
+            r#"trap 'rmdir /sys/fs/cgroup/{slice}/app.scope /sys/fs/cgroup/{slice} 2>/dev/null || true' EXIT
 "$POLC" build "$POLICY" -o "$OUT" 2>/dev/null
 sh "$OUT/apply.sh" >/dev/null
 "$POLC" exec "$POLICY" app -- cat /proc/self/cgroup
@@ -44,19 +62,7 @@ if "$POLC" exec "$POLICY" svc -- true 2>/tmp/polc-exec-err-$$; then echo "svc ra
 cat /tmp/polc-exec-err-$$ >&2
 rm -f /tmp/polc-exec-err-$$
 "#
-    );
-    let out = Command::new("unshare")
-        .args(["-n", "-m", "sh", "-c", &script])
-        .env("POLC", polc)
-        .env("POLICY", &policy)
-        .env("OUT", dir.path().join("out"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "exec test failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        ),
     );
     let v2 = stdout
         .lines()
@@ -255,19 +261,11 @@ fn exec_matches_after_the_cgroup_is_recreated() {
         eprintln!("SKIPPED exec_matches_after_the_cgroup_is_recreated: needs root");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let slice = format!("polc-exec-re-{}.slice", std::process::id());
-    let policy = dir.path().join("re.pol");
-    std::fs::write(
-        &policy,
-        format!("group web {{ cgroup \"{slice}/web.service\" }}\npolicy egress {{\n    hook output\n    default drop\n    allow web to 192.0.2.0/24 udp 9\n}}\n"),
-    )
-    .unwrap();
-    let polc = env!("CARGO_BIN_EXE_polc");
-    let script = format!(
-        r#"set -eu
-mount -t cgroup2 none /sys/fs/cgroup
-ip link set lo up
+    let (stdout, stderr) = exec_scenario(
+        &format!("group web {{ cgroup \"{slice}/web.service\" }}\npolicy egress {{\n    hook output\n    default drop\n    allow web to 192.0.2.0/24 udp 9\n}}\n"),
+        &format!(
+            r#"ip link set lo up
 ip link add veth0 type veth peer name veth1
 ip addr add 192.0.2.1/24 dev veth0
 ip link set veth0 up
@@ -293,19 +291,7 @@ name=outside want=failed probe bash -c "$send"
 nft delete table inet pol
 name=exec-without-policy want=failed probe "$POLC" exec "$POLICY" web -- bash -c "$send"
 "#
-    );
-    let out = Command::new("unshare")
-        .args(["-n", "-m", "sh", "-c", &script])
-        .env("POLC", polc)
-        .env("POLICY", &policy)
-        .env("OUT", dir.path().join("out"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "exec test failed:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        ),
     );
     let probes: Vec<Vec<&str>> = stdout
         .lines()
