@@ -37,6 +37,8 @@ enum Command {
     Fmt(cmd::fmt::Args),
     /// Run a command inside a group's cgroup (and net_cls class)
     Exec(cmd::exec::Args),
+    /// Install a build as the current generation of its table and enable its boot unit (does not apply it now)
+    Install(cmd::install::Args),
 }
 
 /// Stack for the worker thread: deeply nested (hostile) input must end in
@@ -73,6 +75,7 @@ fn real_main() -> ExitCode {
         Command::Diff(a) => cmd::diff::run(a),
         Command::Fmt(a) => cmd::fmt::run(a),
         Command::Exec(a) => cmd::exec::run(a),
+        Command::Install(a) => cmd::install::run(a),
     };
     ExitCode::from(out::final_status(status))
 }

@@ -4,7 +4,9 @@
 //! `SourceMap` for `FILE:LINE`): `nft` (ruleset.nft), `cgroups`
 //! (cgroups.sh), `tunnels` (tunnels.sh), `tuning` (sysctl.conf, tuning.sh),
 //! `apply` (apply.sh), `refresh` (refresh.sh: re-adding re-created cgroups
-//! to the sets), `systemd` (drop-ins and slice units under `systemd/`).
+//! to the sets), `systemd` (the boot unit, drop-ins and slice units under `systemd/`),
+//! `manifest` (manifest.json: the files and their hashes, for `pol-host`);
+//! `host_paths` is where an installed build lives.
 //! Text from sources and file names is made safe only
 //! by `pol_lang::safe_text` (`sh`, `nft`): `shell::Script` takes it only as
 //! `ShWord`/`ShComment`, the ruleset only as `NftString`/`NftComment`. `exec` plans how
@@ -14,7 +16,9 @@
 pub mod apply;
 pub mod cgroups;
 pub mod exec;
+pub mod host_paths;
 pub mod join;
+pub mod manifest;
 pub mod mounts;
 pub mod nft;
 pub mod output;
@@ -72,8 +76,8 @@ impl fmt::Display for BuildError {
 }
 
 /// The names of the top-level files, in the order `build` returns them
-/// (the files under [`SYSTEMD_DIR`] follow).
-pub const ARTIFACT_NAMES: [&str; 7] = [
+/// (the files under [`SYSTEMD_DIR`] come before the manifest, which is last).
+pub const ARTIFACT_NAMES: [&str; 8] = [
     "ruleset.nft",
     "cgroups.sh",
     "tunnels.sh",
@@ -81,6 +85,7 @@ pub const ARTIFACT_NAMES: [&str; 7] = [
     "tuning.sh",
     "refresh.sh",
     "apply.sh",
+    manifest::NAME,
 ];
 
 /// The subdirectory of systemd drop-ins and units.
@@ -96,7 +101,7 @@ pub fn build(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let (sysctl_conf, tuning_sh) = tuning::render(program, sources);
+    let (sysctl_conf, tuning_sh) = tuning::render(program, sources, &opts.table);
     let (ruleset, elements) = nft::render_with_elements(program, sources, opts, false);
     let file = |name: &str, contents: String, executable: bool| Artifact {
         name: name.to_string(),
@@ -117,6 +122,8 @@ pub fn build(
         file("apply.sh", apply::render(program, sources, opts), true),
     ];
     out.extend(systemd::render(program, sources, &opts.table, &elements));
+    let m = manifest::Manifest::new(&opts.table, &entry_name(sources), &out);
+    out.push(file(manifest::NAME, m.render(), false));
     Ok(out)
 }
 

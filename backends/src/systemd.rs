@@ -14,6 +14,11 @@
 //!   `systemd/polc-refresh-browser.service` running inside the slice
 //!   (`Slice=browser.slice`), which adds the slice's cgroup whenever the
 //!   slice starts.
+//! - Every build gets the boot unit `systemd/polc-TABLE.service`
+//!   ([`boot_unit`]): it applies the installed generation
+//!   (`/var/lib/polc/TABLE/current/apply.sh`, `crate::host_paths`) before
+//!   the network comes up, and drop-ins and refresh services are ordered
+//!   after it, so a unit started at boot finds the table to add to.
 //! - Units of a user's manager get nothing: a user manager cannot run
 //!   privileged commands (`+` does not make a user unit root), so their
 //!   cgroups are refreshed only by apply.sh and refresh.sh (docs/backends.md).
@@ -21,6 +26,7 @@
 //! Every file starts with [`MARKER`], which the output writer uses to tell
 //! polc's files from others.
 
+use crate::host_paths;
 use crate::nft::CgroupElement;
 use crate::refresh::command;
 use crate::shell::ShComment;
@@ -74,6 +80,31 @@ pub fn slice_refresh_service(slice: &str) -> String {
     )
 }
 
+/// The boot unit `polc-TABLE.service`, modelled on Debian's
+/// nftables.service: no default dependencies (it runs in early boot),
+/// before `network-pre.target`, which it pulls in, so no interface is
+/// configured before the policy is loaded; wanted by `sysinit.target`.
+/// It runs `apply.sh` with `sh` (so a `noexec` /var does not matter) and
+/// temporary files in its runtime directory (the root file system may
+/// still be read-only). Stopping it does not unload the policy: there is
+/// no `ExecStop=`, and no conflict with `shutdown.target`, so the host
+/// stays filtered while it shuts down.
+pub fn boot_unit(sources: &SourceMap, table: &str) -> Artifact {
+    let name = host_paths::boot_unit(table);
+    let current = host_paths::current(table);
+    let apply = format!("/bin/sh {current}/apply.sh");
+    Artifact {
+        name: format!("systemd/{name}"),
+        contents: format!(
+            "{MARKER} from {}. Do not edit: edit the policy and rebuild.\n# `polc install` installs it as {}/{name} and enables it: at boot it\n# applies the installed build ({current}) before the network comes up.\n\n[Unit]\nDescription=polc policy, table inet {table}\nDefaultDependencies=no\nWants=network-pre.target\nBefore=network-pre.target\nRequiresMountsFor={}\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nStandardInput=null\nRuntimeDirectory=polc-{table}\nEnvironment=TMPDIR=/run/polc-{table}\nExecStart={apply}\nExecReload={apply}\n\n[Install]\nWantedBy=sysinit.target\n",
+            ShComment::new(&crate::entry_name(sources)),
+            host_paths::UNIT_DIR,
+            host_paths::table_dir(table),
+        ),
+        executable: false,
+    }
+}
+
 /// Every file under `systemd/` (names relative to the output directory).
 pub fn render(
     program: &Program,
@@ -81,7 +112,8 @@ pub fn render(
     table: &str,
     elements: &[CgroupElement],
 ) -> Vec<Artifact> {
-    let mut out = Vec::new();
+    let boot = host_paths::boot_unit(table);
+    let mut out = vec![boot_unit(sources, table)];
     for u in program.systemd.iter().filter(|u| u.user.is_none()) {
         let site = sources.file_line(u.span);
         let Some(line) = nft_line(table, u, elements) else {
@@ -109,7 +141,7 @@ pub fn render(
             out.push(Artifact {
                 name: format!("systemd/{svc}"),
                 contents: format!(
-                    "{}# It runs inside the slice, so the slice's cgroup exists when it runs.\n\n[Unit]\nDescription=Add the cgroup of {} to table inet {table}\nDefaultDependencies=no\nPartOf={}\nConflicts=shutdown.target\nBefore=shutdown.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nSlice={}\nExecStart={line}\n",
+                    "{}# It runs inside the slice, so the slice's cgroup exists when it runs.\n\n[Unit]\nDescription=Add the cgroup of {} to table inet {table}\nDefaultDependencies=no\nPartOf={}\nAfter={boot}\nConflicts=shutdown.target\nBefore=shutdown.target\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nSlice={}\nExecStart={line}\n",
                     head(sources, table, &site, &format!("/etc/systemd/system/{svc}")),
                     u.name, u.name, u.name
                 ),
@@ -119,7 +151,7 @@ pub fn render(
             out.push(Artifact {
                 name: format!("systemd/{}.d/{DROP_IN}", u.name),
                 contents: format!(
-                    "{}# `+`: as root; it runs in the unit's new cgroup before the main process.\n\n[{section}]\nExecStartPre=+{line}\n",
+                    "{}# `+`: as root; it runs in the unit's new cgroup before the main process.\n# After the boot unit, so that at boot the table exists when it runs.\n\n[Unit]\nAfter={boot}\n\n[{section}]\nExecStartPre=+{line}\n",
                     head(
                         sources,
                         table,

@@ -129,6 +129,7 @@ fn generated_units_pass_systemd_analyze_verify() {
         "systemd/job.service.d/50-polc.conf",
         "systemd/polc_browser-firefox.slice",
         "systemd/polc-refresh-polc_browser-firefox.service",
+        "systemd/polc-pol.service",
     ] {
         assert!(names.contains(&want), "{want} not in {names:?}");
     }
@@ -148,7 +149,10 @@ fn generated_units_pass_systemd_analyze_verify() {
     let out = dir.path().join("out");
     pol_backends::output::write_dir(&out, &arts).unwrap();
     let n = verify_dir(&out).unwrap();
-    assert_eq!(n, 7, "every unit, slice and drop-in was verified");
+    assert_eq!(
+        n, 8,
+        "every unit, slice and drop-in, and the boot unit, was verified"
+    );
 
     // The workstation example (README's build) is clean too.
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -5,4 +5,5 @@ pub mod diff;
 pub mod exec;
 pub mod explain;
 pub mod fmt;
+pub mod install;
 pub mod test;
