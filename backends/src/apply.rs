@@ -3,10 +3,14 @@
 //! `refresh.sh --print` (the elements of every cgroup that exists now,
 //! including those systemd created), in one transaction.
 //!
-//! - The previous `table inet NAME` is saved first (`nft -s list table`)
-//!   and loaded back if loading the new ruleset fails (nft transactions are
-//!   atomic, so this is belt and braces; cgroups, tunnels and sysctls
-//!   already applied are not undone).
+//! - Nothing changes before everything that can be checked is: the ruleset
+//!   (`nft -c`, as `--check` below), the tuning (`tuning.sh --check`: every
+//!   sysctl exists and is writable, every interface exists), and that a
+//!   build without a policy would not empty a loaded table (unless built
+//!   with `--allow-empty`). The load itself is one nft transaction, so the
+//!   previous table stays loaded when it fails. Undoing what the scripts
+//!   changed (sysctls, tunnels) is `polc apply`'s job: it records the
+//!   previous values and re-applies the previous generation (pol-host).
 //! - Both modes first make sure they run as root (CAP_NET_ADMIN, which nft
 //!   needs), so that a user's mistake reads "must run as root", not "does
 //!   not pass nft -c".
@@ -93,39 +97,37 @@ const BODY_END: &str = r#"	else
 	fi
 }
 
+# Everything that can be checked is checked before anything changes.
+checks() {
+	check_ruleset || die "ruleset.nft does not pass nft -c; nothing changed"
+	sh "$here/tuning.sh" --check || die "the tuning cannot be applied here; nothing changed"
+	if [ "$empty" = 1 ] && "$NFT" list table inet "$table" >/dev/null 2>&1; then
+		die "this build has no policy, and loading it would empty table inet $table, which is loaded now; nothing changed (to mean that, build with polc build --allow-empty)"
+	fi
+}
+
+checks
 if [ "$check" = 1 ]; then
-	check_ruleset || die "ruleset.nft does not pass nft -c"
-	printf 'apply.sh: ruleset.nft passes nft -c\n'
+	printf 'apply.sh: ruleset.nft passes nft -c; the tuning can be applied\n'
 	exit 0
 fi
-
-# Save the current table first, to restore it if loading fails.
-saved=$(mktemp "${TMPDIR:-/tmp}/pol-saved.XXXXXX")
-trap 'rm -f "$saved"' EXIT
-{
-	printf 'table inet %s\ndelete table inet %s\n' "$table" "$table"
-	"$NFT" -s list table inet "$table" 2>/dev/null || true
-} >"$saved"
 
 sh "$here/cgroups.sh"
 sh "$here/tunnels.sh"
 sh "$here/tuning.sh"
 
 # The ruleset plus the cgroups that exist now (those systemd creates are not
-# in ruleset.nft), loaded in one transaction.
+# in ruleset.nft), loaded in one transaction: nft either loads all of it or
+# nothing, and the previous table inet $table stays loaded until it does.
 load=$(mktemp "${TMPDIR:-/tmp}/pol-load.XXXXXX")
-trap 'rm -f "$saved" "$load"' EXIT
+trap 'rm -f "$load"' EXIT
 {
 	cat "$here/ruleset.nft"
 	sh "$here/refresh.sh" --print
 } >"$load"
 
 "$NFT" -c -f "$load" || die "ruleset.nft does not pass nft -c; nothing loaded"
-if ! "$NFT" -f "$load"; then
-	printf 'apply.sh: loading ruleset.nft failed; restoring the previous table inet %s\n' "$table" >&2
-	"$NFT" -f "$saved" || die "restoring the previous table failed too"
-	exit 1
-fi
+"$NFT" -f "$load" || die "loading ruleset.nft failed; the previous table inet $table is still loaded"
 printf 'apply.sh: loaded table inet %s\n' "$table"
 "#;
 
@@ -137,6 +139,13 @@ pub(crate) fn render(program: &Program, sources: &SourceMap, opts: &BuildOptions
     );
     let table = ShWord::new(&opts.table);
     s.line(&[Code("table="), Word(&table)], None);
+    // A build without a policy empties the table: only when the author
+    // said so (`polc build --allow-empty`).
+    s.code(if program.policies.is_empty() && !opts.allow_empty {
+        "empty=1\n"
+    } else {
+        "empty=0\n"
+    });
     s.code("\n");
     let paths: Vec<ShWord> = crate::cgroups::cgroup_paths(program)
         .iter()

@@ -47,11 +47,22 @@ const DIE: &str = r#"die() {
 	exit 1
 }
 
+# --check: only check that every key exists and is writable and every
+# interface exists; change nothing.
+check=0
+case ${1:-} in
+--check) check=1 ;;
+esac
+
 "#;
 
 const SET_SYSCTL: &str = r#"# set_sysctl KEY PATH VALUE
 set_sysctl() {
 	[ -e "$2" ] || die "the kernel has no sysctl $1 (missing feature, or a module that provides it is not loaded)"
+	if [ "$check" = 1 ]; then
+		[ -w "$2" ] || die "cannot write sysctl $1 ($2 is read-only here)"
+		return 0
+	fi
 	cur=$(tr -s ' \t' '  ' <"$2")
 	[ "$cur" = "$3" ] && return 0
 	if ! printf '%s\n' "$3" 2>/dev/null >"$2"; then
@@ -69,6 +80,7 @@ const SET_QDISC: &str = r#"# set_qdisc DEV KIND
 set_qdisc() {
 	command -v tc >/dev/null 2>&1 || die "tc not found (install iproute2)"
 	ip link show dev "$1" >/dev/null 2>&1 || die "interface $1 does not exist (needed by qdisc $2)"
+	[ "$check" = 1 ] && return 0
 	if ! err=$(tc qdisc replace dev "$1" root "$2" 2>&1); then
 		case $err in
 		*"nknown"*) die "the kernel lacks the qdisc $2 (missing feature: module sch_$2)" ;;

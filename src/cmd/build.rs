@@ -21,6 +21,9 @@ pub struct Args {
     /// Refuse to build on warnings too (exit 1), as `check --deny-warnings` fails
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Let a policy file with no `policy` empty the table when applied (apply.sh refuses otherwise)
+    #[arg(long)]
+    pub allow_empty: bool,
     #[command(flatten)]
     pub compile: CompileFlags,
     #[command(flatten)]
@@ -74,6 +77,7 @@ pub fn run(args: Args) -> u8 {
     }
     let opts = BuildOptions {
         table: args.table.clone(),
+        allow_empty: args.allow_empty,
         ..BuildOptions::default()
     };
     let artifacts = match build(program, sources, &opts) {

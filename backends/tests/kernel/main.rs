@@ -64,7 +64,12 @@ fn main() {
     let start = Instant::now();
     let mut passed = 0;
     let mut failed = 0;
+    // POL_KERNEL_ONLY=SUBSTRING runs only the tests whose name has it.
+    let only = std::env::var("POL_KERNEL_ONLY").ok();
     let mut run = |name: &str, f: &dyn Fn() -> Result<String, String>| {
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            return;
+        }
         let t = Instant::now();
         match f() {
             Ok(msg) => {

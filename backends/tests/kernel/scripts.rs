@@ -375,6 +375,24 @@ fn apply_sh() -> Result<String, String> {
     let (program, sources) = b.finish("apply.pol");
     let dir = temp_dir("apply");
     write_artifacts(&dir, &program, &sources, &BuildOptions::default())?;
+    // Builds without a policy: refused over a loaded table unless built
+    // with --allow-empty.
+    let (empty, empty_src) = Builder::new().finish("empty.pol");
+    write_artifacts(
+        &dir.join("empty"),
+        &empty,
+        &empty_src,
+        &BuildOptions::default(),
+    )?;
+    write_artifacts(
+        &dir.join("empty-allowed"),
+        &empty,
+        &empty_src,
+        &BuildOptions {
+            allow_empty: true,
+            ..BuildOptions::default()
+        },
+    )?;
     let d = dir.display();
     let script = format!(
         r#"set -eu
@@ -391,7 +409,7 @@ cmp {d}/first.txt {d}/second.txt
 [ "$(cat /proc/sys/net/ipv4/tcp_autocorking)" = 0 ]
 tc qdisc show dev lo | grep -q pfifo
 sh {d}/apply.sh --check
-# a failing load restores the previous table
+# a failing load leaves the previous table loaded
 cat >{d}/fake-nft <<'FAKE'
 #!/bin/sh
 # apply.sh loads ruleset.nft plus refresh.sh's elements from a temporary pol-load.* file
@@ -401,9 +419,32 @@ FAKE
 chmod +x {d}/fake-nft
 nft add rule inet pol policy-egress counter comment '"marker"'
 if NFT={d}/fake-nft sh {d}/apply.sh 2>{d}/err.txt; then echo 'apply.sh succeeded with a failing nft' >&2; exit 1; fi
-grep -q 'restoring the previous table' {d}/err.txt
+grep -q 'the previous table inet pol is still loaded' {d}/err.txt
 nft list ruleset | grep -q marker
+# a build without a policy does not empty the loaded table...
+if sh {d}/empty/apply.sh 2>{d}/err-empty.txt; then echo 'an empty build emptied the table' >&2; exit 1; fi
+grep -q 'this build has no policy' {d}/err-empty.txt
+nft list ruleset | grep -q marker
+# ...unless built with --allow-empty
+sh {d}/empty-allowed/apply.sh
+! nft list ruleset | grep -q marker
 rmdir "/sys/fs/cgroup/{prefix}/app svc" "/sys/fs/cgroup/{prefix}"
+# a ruleset nft rejects changes nothing: no cgroup, no sysctl, no qdisc
+nft delete table inet pol
+printf '1\n' >/proc/sys/net/ipv4/tcp_autocorking
+tc qdisc del dev lo root
+cat >{d}/reject-nft <<'FAKE'
+#!/bin/sh
+[ "$1" = -c ] && {{ echo 'fake nft: the ruleset does not parse' >&2; exit 1; }}
+exec nft "$@"
+FAKE
+chmod +x {d}/reject-nft
+if NFT={d}/reject-nft sh {d}/apply.sh 2>{d}/err-reject.txt; then echo 'apply.sh succeeded with a rejected ruleset' >&2; exit 1; fi
+grep -q 'does not pass nft -c; nothing changed' {d}/err-reject.txt
+[ ! -e "/sys/fs/cgroup/{prefix}" ]
+[ "$(cat /proc/sys/net/ipv4/tcp_autocorking)" = 1 ]
+! tc qdisc show dev lo | grep -q pfifo
+! nft list tables | grep -q pol
 "#
     );
     std::fs::write(dir.join("t.sh"), script).map_err(|e| e.to_string())?;
@@ -412,7 +453,7 @@ rmdir "/sys/fs/cgroup/{prefix}/app svc" "/sys/fs/cgroup/{prefix}"
         &[],
     )?;
     let _ = std::fs::remove_dir_all(&dir);
-    Ok("check without cgroups, two runs identical, restore after a failed load".into())
+    Ok("check without cgroups, two runs identical, a failed load keeps the table, an empty build refused (allowed with --allow-empty), a rejected ruleset changes nothing".into())
 }
 
 /// `apply.sh --check` fails for the reasons `apply.sh` would, and says
