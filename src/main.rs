@@ -39,6 +39,12 @@ enum Command {
     Exec(cmd::exec::Args),
     /// Install a build as the current generation of its table and enable its boot unit (does not apply it now)
     Install(cmd::install::Args),
+    /// Check, install and apply a build as a new generation; revert on failure (with --confirm SECS, also unless confirmed)
+    Apply(cmd::apply::Args),
+    /// Keep the generation `polc apply --confirm` applied
+    Confirm(cmd::apply::ConfirmArgs),
+    /// Go back to the previous generation (restoring the sysctls the current one changed)
+    Rollback(cmd::apply::RollbackArgs),
 }
 
 /// Stack for the worker thread: deeply nested (hostile) input must end in
@@ -76,6 +82,9 @@ fn real_main() -> ExitCode {
         Command::Fmt(a) => cmd::fmt::run(a),
         Command::Exec(a) => cmd::exec::run(a),
         Command::Install(a) => cmd::install::run(a),
+        Command::Apply(a) => cmd::apply::run(a),
+        Command::Confirm(a) => cmd::apply::run_confirm(a),
+        Command::Rollback(a) => cmd::apply::run_rollback(a),
     };
     ExitCode::from(out::final_status(status))
 }

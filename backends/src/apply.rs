@@ -23,6 +23,9 @@
 //!   nothing on the host changes. The tmpfs has none of the kernel's
 //!   interface files, which is sound because a `CgroupPath` cannot name
 //!   one (`pol_lang::ir::CGROUP_FILE_PREFIXES`).
+//! - `apply.sh --confirm SECS` is `polc apply DIR --confirm SECS` (`POLC`
+//!   overrides the binary): reverting needs the previous generation, which
+//!   only polc keeps (pol-host).
 //! - `NFT` overrides the nft binary (tests use it to inject failures).
 
 use crate::shell::{
@@ -34,7 +37,7 @@ use pol_lang::ir::Program;
 use pol_lang::span::SourceMap;
 
 const BODY_START: &str = r#"usage() {
-	printf 'usage: %s [--check]\n' "$0" >&2
+	printf 'usage: %s [--check | --confirm SECS]\n' "$0" >&2
 	exit 2
 }
 
@@ -43,14 +46,21 @@ die() {
 	exit 1
 }
 
+here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+
 check=0
 case $# in
 0) ;;
 1) [ "$1" = --check ] || usage; check=1 ;;
+2)
+	# Confirm-or-revert needs generations: polc apply keeps them.
+	[ "$1" = --confirm ] || usage
+	POLC=${POLC:-polc}
+	command -v "$POLC" >/dev/null 2>&1 || die "--confirm needs polc (polc apply keeps the generations to revert to); it is not in PATH"
+	exec "$POLC" apply "$here" --confirm "$2"
+	;;
 *) usage ;;
 esac
-
-here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 NFT=${NFT:-nft}
 command -v "$NFT" >/dev/null 2>&1 || die "nft not found (install nftables)"
 

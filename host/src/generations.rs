@@ -208,3 +208,21 @@ pub fn prune(layout: &Layout, keep: usize, also_keep: Option<u64>) -> Result<Vec
     }
     Ok(removed)
 }
+
+/// Record that generation `p` was current before `n` (what `rollback`
+/// returns to: not simply `n - 1`, which may be a generation that was
+/// reverted).
+pub fn set_previous(layout: &Layout, n: u64, p: u64) -> Result<(), HostError> {
+    let path = dir(layout, n).join("previous");
+    fs::write(&path, format!("{p}\n")).map_err(|e| HostError::io("write", &path, e))
+}
+
+/// The generation that was current before `n`, if recorded and still installed.
+pub fn previous(layout: &Layout, n: u64) -> Option<u64> {
+    let p = fs::read_to_string(dir(layout, n).join("previous"))
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    dir(layout, p).is_dir().then_some(p)
+}

@@ -64,7 +64,7 @@ pub struct Installed {
     pub pruned: Vec<u64>,
 }
 
-fn systemctl() -> Option<std::ffi::OsString> {
+pub(crate) fn systemctl() -> Option<std::ffi::OsString> {
     let prog = std::env::var_os("SYSTEMCTL").unwrap_or_else(|| "systemctl".into());
     Command::new(&prog)
         .arg("--version")
@@ -75,11 +75,11 @@ fn systemctl() -> Option<std::ffi::OsString> {
 }
 
 /// True when systemd is the running init (sd_booted's test).
-fn systemd_running() -> bool {
+pub(crate) fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
-fn run_systemctl(prog: &std::ffi::OsStr, args: &[&str]) -> Result<String, HostError> {
+pub(crate) fn run_systemctl(prog: &std::ffi::OsStr, args: &[&str]) -> Result<String, HostError> {
     let out = Command::new(prog)
         .args(args)
         .output()
@@ -114,29 +114,46 @@ fn enable(layout: &Layout, unit: &str) -> Result<Enabled, HostError> {
     Ok(Enabled::Systemctl(text))
 }
 
+/// The root must be a directory.
+pub fn check_root(root: &Path) -> Result<(), HostError> {
+    if root.is_dir() {
+        Ok(())
+    } else {
+        Err(HostError::new(format!(
+            "the root `{}` is not a directory",
+            root.display()
+        )))
+    }
+}
+
 /// Install `build_dir` under `root`.
 pub fn install(
     build_dir: &Path,
     root: &Path,
     opts: &InstallOptions,
 ) -> Result<Installed, HostError> {
-    if !root.is_dir() {
-        return Err(HostError::new(format!(
-            "the root `{}` is not a directory",
-            root.display()
-        )));
-    }
+    check_root(root)?;
     // Check the build before taking the lock: a bad build leaves no trace
     // (not even the state directory).
     let build = BuildDir::open(build_dir)?;
     let layout = Layout::new(root, &build.manifest.table);
     let _lock = Lock::take(&layout)?;
+    install_locked(&build, &layout, opts)
+}
+
+/// [`install`] with the table's lock already held.
+pub fn install_locked(
+    build: &BuildDir,
+    layout: &Layout,
+    opts: &InstallOptions,
+) -> Result<Installed, HostError> {
+    let layout = layout.clone();
     let previous = generations::current(&layout)?;
     let old = match previous {
         Some(n) => Some(generations::open(&layout, n)?),
         None => None,
     };
-    let new_files = etc_files::targets(&layout, &build);
+    let new_files = etc_files::targets(&layout, build);
     let old_files = old
         .as_ref()
         .map(|o| etc_files::targets(&layout, o))
@@ -148,7 +165,13 @@ pub fn install(
         .is_some_and(|o| o.manifest_text == build.manifest_text);
     let generation = match (same, previous) {
         (true, Some(n)) => n,
-        _ => generations::create(&layout, &build)?,
+        _ => {
+            let n = generations::create(&layout, build)?;
+            if let Some(p) = previous {
+                generations::set_previous(&layout, n, p)?;
+            }
+            n
+        }
     };
     let etc = match etc_files::install(&new_files, &old_files) {
         Ok(c) => c,
@@ -174,4 +197,23 @@ pub fn install(
         enabled,
         pruned,
     })
+}
+
+/// Make the installed generation `to` current again, with its /etc files
+/// (replacing those of the generation current now). For rollback.
+pub fn activate_locked(layout: &Layout, to: u64) -> Result<Changes, HostError> {
+    let target = generations::open(layout, to)?;
+    let now = match generations::current(layout)? {
+        Some(n) => Some(generations::open(layout, n)?),
+        None => None,
+    };
+    let new_files = etc_files::targets(layout, &target);
+    let old_files = now
+        .as_ref()
+        .map(|o| etc_files::targets(layout, o))
+        .unwrap_or_default();
+    let changes = etc_files::install(&new_files, &old_files)?;
+    generations::switch(layout, to)?;
+    enable(layout, &target.manifest.boot_unit)?;
+    Ok(changes)
 }

@@ -8,15 +8,20 @@
 //! - `etc_files`: the files a generation puts under /etc (boot unit,
 //!   drop-ins, slices, sysctl.d), replacing the previous generation's.
 //! - `install`: the `polc install` step that ties them together.
+//! - `sysctl_undo`: the sysctl values a generation changed, recorded first.
+//! - `apply`: `polc apply` (check, install, apply, revert on failure,
+//!   confirm-or-revert), `polc rollback`, `polc confirm`.
 //!
 //! The host crate reads builds, never policies: what it installs is
 //! exactly what `polc build` wrote and the verifier proved.
 
+pub mod apply;
 pub mod build_dir;
 pub mod error;
 pub mod etc_files;
 pub mod generations;
 pub mod install;
 pub mod layout;
+pub mod sysctl_undo;
 
 pub use error::HostError;
