@@ -126,7 +126,12 @@ pub fn build(
         file("apply.sh", apply::render(program, sources, opts), true),
     ];
     out.extend(systemd::render(program, sources, &opts.table, &elements));
-    let m = manifest::Manifest::new(&opts.table, &entry_name(sources), &out);
+    let m = manifest::Manifest::new(
+        &opts.table,
+        &entry_name(sources),
+        &out,
+        manifest::HostState::of(program),
+    );
     out.push(file(manifest::NAME, m.render(), false));
     Ok(out)
 }

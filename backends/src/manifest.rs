@@ -31,6 +31,85 @@ pub struct Manifest {
     pub boot_unit: String,
     /// Every file of the build but the manifest, in build order.
     pub files: Vec<FileEntry>,
+    /// What applying the build sets up on the host, for `polc status`.
+    pub host: HostState,
+}
+
+/// What a build sets up besides the table and the sysctls (which
+/// `sysctl.conf` lists): cgroups, qdiscs, tunnel links.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostState {
+    /// Cgroup v2 paths cgroups.sh creates (in the ruleset's sets).
+    pub cgroups: Vec<String>,
+    /// Cgroup v2 paths systemd creates (added to the sets while they exist).
+    pub systemd_cgroups: Vec<String>,
+    /// Root qdiscs tuning.sh sets.
+    pub qdiscs: Vec<QdiscEntry>,
+    /// vti6 links tunnels.sh creates.
+    pub links: Vec<LinkEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QdiscEntry {
+    pub dev: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkEntry {
+    pub dev: String,
+    pub kind: String,
+    pub local: String,
+    pub remote: String,
+    pub key: u32,
+    pub mtu: Option<u32>,
+}
+
+impl HostState {
+    pub fn of(program: &pol_lang::ir::Program) -> Self {
+        let mut cgroups = Vec::new();
+        let mut systemd_cgroups = Vec::new();
+        for g in &program.groups {
+            for p in g.cgroup_paths() {
+                let list = if program.systemd_creates(p) {
+                    &mut systemd_cgroups
+                } else {
+                    &mut cgroups
+                };
+                if !list.contains(&p.as_str().to_string()) {
+                    list.push(p.as_str().to_string());
+                }
+            }
+        }
+        HostState {
+            cgroups,
+            systemd_cgroups,
+            qdiscs: program
+                .tuning
+                .qdiscs
+                .iter()
+                .map(|q| QdiscEntry {
+                    dev: q.dev.clone(),
+                    kind: q.kind.clone(),
+                })
+                .collect(),
+            links: program
+                .tunnels
+                .iter()
+                .map(|t| LinkEntry {
+                    dev: t.dev.clone(),
+                    kind: "vti6".into(),
+                    local: t.local.to_string(),
+                    remote: t.remote.to_string(),
+                    key: t.key,
+                    mtu: t.mtu,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +131,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Manifest {
-    pub fn new(table: &str, entry: &str, artifacts: &[Artifact]) -> Self {
+    pub fn new(table: &str, entry: &str, artifacts: &[Artifact], host: HostState) -> Self {
         Manifest {
             format: FORMAT,
             polc: env!("CARGO_PKG_VERSION").to_string(),
@@ -67,6 +146,7 @@ impl Manifest {
                     executable: a.executable,
                 })
                 .collect(),
+            host,
         }
     }
 

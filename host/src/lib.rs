@@ -9,6 +9,9 @@
 //!   drop-ins, slices, sysctl.d), replacing the previous generation's.
 //! - `install`: the `polc install` step that ties them together.
 //! - `sysctl_undo`: the sysctl values a generation changed, recorded first.
+//! - `readback`: a table nft lists, back into the IR; `listing`: the live
+//!   table's listing, or a build's loaded into a throwaway namespace;
+//!   `prove`: the verifier's diff between the two (translation validation).
 //! - `apply`: `polc apply` (check, install, apply, revert on failure,
 //!   confirm-or-revert), `polc rollback`, `polc confirm`.
 //!
@@ -22,6 +25,9 @@ pub mod etc_files;
 pub mod generations;
 pub mod install;
 pub mod layout;
+pub mod listing;
+pub mod prove;
+pub mod readback;
 pub mod sysctl_undo;
 
 pub use error::HostError;
