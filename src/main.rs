@@ -45,6 +45,8 @@ enum Command {
     Confirm(cmd::apply::ConfirmArgs),
     /// Go back to the previous generation (restoring the sysctls the current one changed)
     Rollback(cmd::apply::RollbackArgs),
+    /// Compare the live kernel with a build (or the installed generation): drift field by field, and a proof that the live table decides every packet as the build
+    Status(cmd::status::Args),
 }
 
 /// Stack for the worker thread: deeply nested (hostile) input must end in
@@ -85,6 +87,7 @@ fn real_main() -> ExitCode {
         Command::Apply(a) => cmd::apply::run(a),
         Command::Confirm(a) => cmd::apply::run_confirm(a),
         Command::Rollback(a) => cmd::apply::run_rollback(a),
+        Command::Status(a) => cmd::status::run(a),
     };
     ExitCode::from(out::final_status(status))
 }

@@ -28,6 +28,7 @@ pub mod layout;
 pub mod listing;
 pub mod prove;
 pub mod readback;
+pub mod status;
 pub mod sysctl_undo;
 
 pub use error::HostError;

@@ -30,9 +30,9 @@ impl Proof {
     }
 }
 
-/// Read `listing` back.
-pub fn read(listing: &Listing, table: &str) -> Result<Readback, Unmodelable> {
-    readback::read(&listing.json, &listing.text, table)
+/// Read `listing` back; `name` names it in witnesses (`kernel`, `build`).
+pub fn read(listing: &Listing, table: &str, name: &str) -> Result<Readback, Unmodelable> {
+    readback::read(&listing.json, &listing.text, table, name)
 }
 
 /// Does `kernel` decide every packet as `expected`? (`expected` is the

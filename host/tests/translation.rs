@@ -53,7 +53,7 @@ fn proved(
     let out = t.path().join("out");
     let paths = build(&out, program, sources, opts);
     let listing = throwaway(&out, &opts.table, &paths).map_err(|e| format!("{name}: {e}"))?;
-    let kernel = read(&listing, &opts.table)
+    let kernel = read(&listing, &opts.table, "kernel")
         .map_err(|e| format!("{name}: unmodelable: {e}\n{}", listing.text))?;
     match prove((program, sources), &kernel) {
         Proof::Equal { .. } => Ok(()),
@@ -165,7 +165,7 @@ fn a_hand_edit_that_changes_a_verdict_is_caught_and_one_that_does_not_is_not() {
         "insert rule inet pol policy-egress position 0 ip daddr 203.0.113.7 tcp dport 22 accept",
     )
     .unwrap();
-    let kernel = read(&changed, "pol").unwrap();
+    let kernel = read(&changed, "pol", "kernel").unwrap();
     let Proof::Differs(report) = prove((&program, &c.sources), &kernel) else {
         panic!("a verdict-changing edit was not caught:\n{}", changed.text);
     };
@@ -184,7 +184,7 @@ fn a_hand_edit_that_changes_a_verdict_is_caught_and_one_that_does_not_is_not() {
         "add rule inet pol policy-egress ip daddr 203.0.113.7 drop",
     )
     .unwrap();
-    let kernel = read(&same, "pol").unwrap();
+    let kernel = read(&same, "pol", "kernel").unwrap();
     let proof = prove((&program, &c.sources), &kernel);
     assert!(proof.is_equal(), "{proof:?}");
 }

@@ -7,4 +7,5 @@ pub mod exec;
 pub mod explain;
 pub mod fmt;
 pub mod install;
+pub mod status;
 pub mod test;

@@ -295,9 +295,9 @@ fn spans(
     (rules, chains)
 }
 
-pub fn program(t: &Table, text: &str) -> Result<Readback, Unmodelable> {
+pub fn program(t: &Table, text: &str, name: &str) -> Result<Readback, Unmodelable> {
     let mut sources = SourceMap::new();
-    let file = sources.add("kernel", text.to_string(), false);
+    let file = sources.add(name, text.to_string(), false);
     let (rule_spans, chain_spans) = spans(file, text);
     let whole = Span::new(file, 0, 0);
     let mut groups: Vec<Group> = Vec::new();

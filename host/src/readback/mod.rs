@@ -59,8 +59,9 @@ impl fmt::Display for Unmodelable {
     }
 }
 
-/// Read back `table` from its JSON and text listings.
-pub fn read(json: &str, text: &str, table: &str) -> Result<Readback, Unmodelable> {
+/// Read back `table` from its JSON and text listings; `name` names the
+/// listing in witnesses (`kernel`, `build`).
+pub fn read(json: &str, text: &str, table: &str, name: &str) -> Result<Readback, Unmodelable> {
     let t = nft_json::parse(json, text, table)?;
-    flatten::program(&t, text)
+    flatten::program(&t, text, name)
 }

@@ -1,0 +1,245 @@
+//! The live table against the build's, field by field: sets (type, flags,
+//! elements), chains (type, hook, priority, policy) and each chain's rules
+//! (expressions and comment; handles and counter values are the kernel's
+//! own and are left out). Rules are compared as lists: the kernel's extra
+//! rules, the build's missing ones, or — same rules — another order.
+
+use super::{Drift, Report};
+use crate::listing::Listing;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Default)]
+struct Shape {
+    sets: BTreeMap<String, (String, Vec<String>)>,
+    chains: BTreeMap<String, String>,
+    /// chain → [(normalised rule, handle)]
+    rules: BTreeMap<String, Vec<(String, u64)>>,
+}
+
+/// Counters' values are the kernel's, not the build's.
+fn normalise(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            if let Some(c) = o.get("counter") {
+                if c.is_object() {
+                    let mut m = serde_json::Map::new();
+                    m.insert("counter".into(), Value::Null);
+                    return Value::Object(m);
+                }
+            }
+            Value::Object(
+                o.iter()
+                    .filter(|(k, _)| k.as_str() != "handle")
+                    .map(|(k, v)| (k.clone(), normalise(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(normalise).collect()),
+        x => x.clone(),
+    }
+}
+
+fn shape(l: &Listing) -> Shape {
+    let mut s = Shape::default();
+    let v: Value = serde_json::from_str(&l.json).unwrap_or(Value::Null);
+    for item in v
+        .get("nftables")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some((kind, body)) = item.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
+        let name = body
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        match kind.as_str() {
+            "set" | "map" => {
+                let mut head = normalise(body);
+                if let Some(o) = head.as_object_mut() {
+                    o.remove("elem");
+                }
+                let mut elems: Vec<String> = body
+                    .get("elem")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().map(|e| normalise(e).to_string()).collect())
+                    .unwrap_or_default();
+                elems.sort();
+                s.sets
+                    .insert(format!("{kind} {name}"), (head.to_string(), elems));
+            }
+            "chain" => {
+                s.chains.insert(name, normalise(body).to_string());
+            }
+            "rule" => {
+                let chain = body
+                    .get("chain")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let handle = body.get("handle").and_then(Value::as_u64).unwrap_or(0);
+                s.rules
+                    .entry(chain)
+                    .or_default()
+                    .push((normalise(body).to_string(), handle));
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The listing's line for a rule handle.
+fn line(l: &Listing, handle: u64) -> String {
+    let tag = format!("# handle {handle}");
+    l.text
+        .lines()
+        .find(|x| x.trim_end().ends_with(&tag))
+        .map(|x| x.trim().trim_end_matches(&tag).trim().to_string())
+        .unwrap_or_else(|| format!("(handle {handle})"))
+}
+
+fn push(r: &mut Report, what: String, detail: String) {
+    r.drift.push(Drift { what, detail });
+}
+
+pub fn compare(live: &Listing, build: &Listing, r: &mut Report) {
+    let (k, b) = (shape(live), shape(build));
+    let mut n_rules = 0;
+    for (name, (head, elems)) in &b.sets {
+        match k.sets.get(name) {
+            None => push(
+                r,
+                name.clone(),
+                "the kernel's table does not have it".into(),
+            ),
+            Some((kh, _)) if kh != head => {
+                push(r, name.clone(), "its type, flags or comment differ".into())
+            }
+            Some((_, ke)) => {
+                let extra: Vec<&String> = ke.iter().filter(|e| !elems.contains(e)).collect();
+                let missing: Vec<&String> = elems.iter().filter(|e| !ke.contains(e)).collect();
+                if !extra.is_empty() {
+                    push(
+                        r,
+                        name.clone(),
+                        format!(
+                            "the kernel has elements the build does not: {}",
+                            join(&extra)
+                        ),
+                    );
+                }
+                if !missing.is_empty() {
+                    push(
+                        r,
+                        name.clone(),
+                        format!("the kernel lacks elements: {}", join(&missing)),
+                    );
+                }
+            }
+        }
+    }
+    for name in k.sets.keys().filter(|n| !b.sets.contains_key(*n)) {
+        push(
+            r,
+            name.clone(),
+            "the kernel has it; the build does not".into(),
+        );
+    }
+    for (name, head) in &b.chains {
+        match k.chains.get(name) {
+            None => push(
+                r,
+                format!("chain {name}"),
+                "the kernel's table does not have it".into(),
+            ),
+            Some(kh) if kh != head => push(
+                r,
+                format!("chain {name}"),
+                "its type, hook, priority or policy differ".into(),
+            ),
+            Some(_) => {}
+        }
+    }
+    for name in k.chains.keys().filter(|n| !b.chains.contains_key(*n)) {
+        push(
+            r,
+            format!("chain {name}"),
+            "the kernel has it; the build does not".into(),
+        );
+    }
+    let empty = Vec::new();
+    for name in b
+        .chains
+        .keys()
+        .chain(k.chains.keys().filter(|n| !b.chains.contains_key(*n)))
+    {
+        let br = b.rules.get(name).unwrap_or(&empty);
+        let kr = k.rules.get(name).unwrap_or(&empty);
+        n_rules += kr.len();
+        let mut left: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for (x, h) in br {
+            left.entry(x.as_str()).or_default().push(*h);
+        }
+        let mut extra = Vec::new();
+        for (x, h) in kr {
+            match left.get_mut(x.as_str()).and_then(|v| {
+                if v.is_empty() {
+                    None
+                } else {
+                    Some(v.remove(0))
+                }
+            }) {
+                Some(_) => {}
+                None => extra.push(*h),
+            }
+        }
+        for h in &extra {
+            push(
+                r,
+                format!("chain {name}"),
+                format!(
+                    "the kernel has a rule the build does not: {}",
+                    line(live, *h)
+                ),
+            );
+        }
+        for hs in left.values() {
+            for h in hs {
+                push(
+                    r,
+                    format!("chain {name}"),
+                    format!("the kernel lacks the build's rule: {}", line(build, *h)),
+                );
+            }
+        }
+        if extra.is_empty() && left.values().all(Vec::is_empty) {
+            let same_order = br.iter().map(|x| &x.0).eq(kr.iter().map(|x| &x.0));
+            if !same_order {
+                push(
+                    r,
+                    format!("chain {name}"),
+                    "the same rules in another order".into(),
+                );
+            }
+        }
+    }
+    r.checked.push(format!(
+        "table: {} sets and maps, {} chains, {n_rules} rules compared with the build's",
+        b.sets.len(),
+        b.chains.len()
+    ));
+}
+
+fn join(v: &[&String]) -> String {
+    const MAX: usize = 8;
+    let mut s: Vec<String> = v.iter().take(MAX).map(|x| x.to_string()).collect();
+    if v.len() > MAX {
+        s.push(format!("and {} more", v.len() - MAX));
+    }
+    s.join(", ")
+}
