@@ -7,7 +7,7 @@
 //! that without the drop-in a restart leaves the unit dropped.
 //! Needs root (CI runs as root); without it the test says SKIPPED. When the
 //! VM cache (/var/cache/polc-vm, or POLC_VM_CACHE) is missing it runs
-//! `scripts/vm setup` first: apt-get and ~450 MB, once per machine.
+//! `scripts/vm setup` first: apt-get and ~500 MB, once per machine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
