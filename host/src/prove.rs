@@ -50,3 +50,30 @@ pub fn prove(expected: (&Program, &SourceMap), kernel: &Readback) -> Proof {
         }
     }
 }
+
+/// `polc build --prove`: write `artifacts` to a temporary directory, load
+/// them into a throwaway namespace with the real nft, read the table back
+/// and prove it decides every packet as `program`.
+pub fn prove_build(
+    artifacts: &[pol_backends::Artifact],
+    program: &Program,
+    sources: &SourceMap,
+    table: &str,
+) -> Result<Proof, crate::HostError> {
+    let tmp = std::env::temp_dir().join(format!("polc-prove-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = (|| {
+        pol_backends::output::write_dir(&tmp, artifacts)
+            .map_err(|e| crate::HostError::io("write", &tmp, e))?;
+        let host = pol_backends::manifest::HostState::of(program);
+        let mut paths = host.cgroups;
+        paths.extend(host.systemd_cgroups);
+        let listing = crate::listing::throwaway(&tmp, table, &paths)?;
+        Ok(match read(&listing, table, "kernel") {
+            Ok(kernel) => prove((program, sources), &kernel),
+            Err(u) => Proof::Unmodelable(u),
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}

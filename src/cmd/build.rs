@@ -24,6 +24,9 @@ pub struct Args {
     /// Let a policy file with no `policy` empty the table when applied (apply.sh refuses otherwise)
     #[arg(long)]
     pub allow_empty: bool,
+    /// Before writing, load the ruleset into a throwaway namespace (root, nft) and prove it decides every packet as the policy
+    #[arg(long)]
+    pub prove: bool,
     #[command(flatten)]
     pub compile: CompileFlags,
     #[command(flatten)]
@@ -93,6 +96,30 @@ pub fn run(args: Args) -> u8 {
             return 1;
         }
     };
+    if args.prove {
+        use pol_host::prove::{prove_build, Proof};
+        match prove_build(&artifacts, program, sources, &args.table) {
+            Ok(Proof::Equal { notes }) => {
+                eprintln!("polc build: proved: the ruleset, loaded by nft, decides every first packet of a flow as the policy");
+                for n in notes {
+                    eprintln!("polc build: note: {n}");
+                }
+            }
+            Ok(Proof::Differs(r)) | Ok(Proof::Incomplete(r)) => {
+                eprint!("{}", r.human());
+                eprintln!("polc build: the ruleset does not decide every packet as the policy (a polc bug: please report it); nothing written");
+                return 2;
+            }
+            Ok(Proof::Unmodelable(u)) => {
+                eprintln!("polc build: cannot prove: {u}; nothing written");
+                return 2;
+            }
+            Err(e) => {
+                eprintln!("polc build: cannot prove (it needs root, unshare and nft): {e}; nothing written");
+                return 2;
+            }
+        }
+    }
     match output::write_dir(&args.output, &artifacts) {
         Ok(()) => {
             let names: Vec<&str> = artifacts.iter().map(|a| a.name.as_str()).collect();
