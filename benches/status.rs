@@ -62,8 +62,8 @@ fn main() {
         let dir = t.path().join("build");
         let arts = pol_backends::build(&program, &sources, &BuildOptions::default()).unwrap();
         pol_backends::output::write_dir(&dir, &arts).unwrap();
-        let m = Manifest::parse(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
-            .unwrap();
+        let m =
+            Manifest::parse(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
         let mut cg = m.host.cgroups.clone();
         cg.extend(m.host.systemd_cgroups.clone());
         std::fs::write(t.path().join("cgroups"), cg.join("\n") + "\n").unwrap();

@@ -17,12 +17,12 @@
 //! when the time is up, `polc rollback --if-pending N` reverts unless it
 //! was confirmed.
 //!
-//! **rollback**: restore the sysctl values recorded before the current
-//! generation was applied, make the previous generation (the one current
-//! before it, `generations/N/previous`; not `N - 1`, which may have been
-//! reverted) current (its /etc
-//! files) and run its `apply.sh`. With no previous generation, the table
-//! is deleted and polc's /etc files removed.
+//! **rollback**: make the previous generation (the one current before
+//! it, `generations/N/previous`; not `N - 1`, which may have been
+//! reverted) current (its /etc files) and run its `apply.sh`, then restore
+//! the sysctl values recorded before the current generation was applied.
+//! With no previous generation, the table is deleted and polc's /etc
+//! files removed.
 
 use crate::build_dir::BuildDir;
 use crate::generations::{self, Lock};
@@ -311,7 +311,6 @@ pub struct RolledBack {
 fn revert_locked(layout: &Layout, from: u64, to: Option<u64>) -> Result<RolledBack, HostError> {
     let record = fs::read_to_string(generations::dir(layout, from).join(sysctl_undo::FILE))
         .unwrap_or_default();
-    let sysctls = sysctl_undo::restore(&record)?;
     match to {
         Some(p) => {
             install::activate_locked(layout, p)?;
@@ -333,6 +332,12 @@ fn revert_locked(layout: &Layout, from: u64, to: Option<u64>) -> Result<RolledBa
             fs::remove_file(&link).map_err(|e| HostError::io("remove", &link, e))?;
         }
     }
+    // After the previous generation's own tuning: the recorded values are
+    // what the host had before `from` (the previous generation's, where it
+    // sets them), so the order changes only when each is set, and this
+    // order keeps the table and the sysctls changing in the order the log
+    // tells.
+    let sysctls = sysctl_undo::restore(&record)?;
     clear_pending(layout)?;
     Ok(RolledBack {
         from: Some(from),
