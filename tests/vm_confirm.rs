@@ -2,7 +2,7 @@
 //! `scripts/vm` boots Debian's stock kernel under qemu (TCG) with systemd
 //! 252 as PID 1 and runs `tests/vm/confirm.sh` in it. Policy A allows udp 9;
 //! B allows udp 10 and sets `net.ipv4.tcp_autocorking = 0`. `polc apply A`,
-//! then `polc apply B --confirm 3` arms a transient systemd timer
+//! then `polc apply B --confirm 8` arms a transient systemd timer
 //! (`polc-revert-pol-2.timer`, in `systemctl list-timers`); unconfirmed, it
 //! fires and puts back A's generation, A's table and tcp_autocorking, and
 //! `polc status` is clean. `polc apply B --confirm 5` then `polc confirm
@@ -87,11 +87,11 @@ fn unconfirmed_apply_is_reverted_by_a_systemd_timer() {
         "apply A: current -> generations/1, udp ports 9, tcp_autocorking 1"
     );
     assert!(
-        has("apply B --confirm 3: armed with: systemd timer polc-revert-pol-2.timer"),
+        has("apply B --confirm 8: armed with: systemd timer polc-revert-pol-2.timer"),
         "stdout:\n{stdout}"
     );
     assert!(
-        has("apply B --confirm 3: list-timers: polc-revert-pol-2.timer"),
+        has("apply B --confirm 8: list-timers: polc-revert-pol-2.timer"),
         "stdout:\n{stdout}"
     );
     let reverted = find("not confirmed: ");

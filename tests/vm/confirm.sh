@@ -95,13 +95,13 @@ gen_a=$(generation)
 echo "apply A: current -> $gen_a, udp ports $(ports), tcp_autocorking $(autocorking)"
 [ "$(ports)" = 9 ] || fail "A's table does not accept exactly udp 9"
 
-# 2. B with --confirm 3, not confirmed: the timer reverts it.
+# 2. B with --confirm 8, not confirmed: the timer reverts it.
 t0=$(now)
-out=$("$POLC" apply "$WORK/b" --confirm 3 2>&1) || {
+out=$("$POLC" apply "$WORK/b" --confirm 8 2>&1) || {
     echo "$out" >&2
     exit 1
 }
-# B's state, read at once: the timer fires 3 s after it was armed, and
+# B's state, read at once: the timer fires 8 s after it was armed, and
 # under TCG each command here takes a good part of a second.
 t1=$(now)
 gen_b=$(generation)
@@ -113,18 +113,18 @@ timers_b=$(timers)
 read -r up_b _ </proc/uptime
 n=${gen_b##*/}
 timer=polc-revert-pol-$n.timer
-echo "apply B --confirm 3: current -> $gen_b, udp ports $ports_b, tcp_autocorking $corking_b, pending $pending_b (apply took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s; read by $up_b s of uptime)"
+echo "apply B --confirm 8: current -> $gen_b, udp ports $ports_b, tcp_autocorking $corking_b, pending $pending_b (apply took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s; read by $up_b s of uptime)"
 armed=$(grep -o 'systemd timer [^ ;,)]*' <<<"$out" || true)
-echo "apply B --confirm 3: armed with: ${armed:-?}"
+echo "apply B --confirm 8: armed with: ${armed:-?}"
 [ "$armed" = "systemd timer $timer" ] || fail "not armed with systemd timer $timer: $out"
-echo "apply B --confirm 3: list-timers: $timers_b"
+echo "apply B --confirm 8: list-timers: $timers_b"
 [ "$timers_b" = "$timer" ] || fail "systemctl list-timers does not show $timer"
 [ "$ports_b" = 10 ] || fail "B's table does not accept exactly udp 10"
 [ "$corking_b" = 0 ] || fail "B did not set tcp_autocorking = 0"
 [ "$pending_b" = yes ] || fail "no pending.json after apply --confirm"
-# Not confirmed. Wait for the revert (the timer fires at 3 s; the rollback
-# runs A's apply.sh), at most 30 s.
-for _ in $(seq 300); do
+# Not confirmed. Wait for the revert (the timer fires at 8 s; the rollback
+# runs A's apply.sh), at most 40 s.
+for _ in $(seq 400); do
     [ "$(generation)" = "$gen_a" ] && [ ! -e /var/lib/polc/pol/pending.json ] && break
     sleep 0.1
 done
