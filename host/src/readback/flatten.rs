@@ -281,7 +281,9 @@ fn spans(
         let body = line.trim_end_matches('\n');
         let span = Span::new(file, at, at + body.len());
         let trimmed = body.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("chain ") {
+        if trimmed.starts_with("table ") {
+            // The table's handle is numbered apart from its rules'.
+        } else if let Some(rest) = trimmed.strip_prefix("chain ") {
             if let Some(name) = rest.split_whitespace().next() {
                 chains.insert(name.to_string(), span);
             }

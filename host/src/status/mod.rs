@@ -152,10 +152,5 @@ fn proof(live: &listing::Listing, reference: &listing::Listing, table: &str, r: 
             });
         }
     }
-    for s in &kernel.stale_cgroup_ids {
-        r.drift.push(Drift {
-            what: "cgroup sets".into(),
-            detail: format!("{s}: run refresh.sh, or restart the unit"),
-        });
-    }
+
 }

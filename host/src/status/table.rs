@@ -3,6 +3,10 @@
 //! (expressions and comment; handles and counter values are the kernel's
 //! own and are left out). Rules are compared as lists: the kernel's extra
 //! rules, the build's missing ones, or — same rules — another order.
+//! Elements of cgroup sets that are bare ids (cgroups removed or
+//! re-created since they were added) are observations, not drift: cgroup
+//! ids are never reused, so they match nothing; a missing path element is
+//! drift (the group does not match its live cgroup).
 
 use super::{Drift, Report};
 use crate::listing::Listing;
@@ -98,6 +102,7 @@ fn line(l: &Listing, handle: u64) -> String {
     let tag = format!("# handle {handle}");
     l.text
         .lines()
+        .filter(|x| !x.trim_start().starts_with("table "))
         .find(|x| x.trim_end().ends_with(&tag))
         .map(|x| x.trim().trim_end_matches(&tag).trim().to_string())
         .unwrap_or_else(|| format!("(handle {handle})"))
@@ -121,7 +126,17 @@ pub fn compare(live: &Listing, build: &Listing, r: &mut Report) {
                 push(r, name.clone(), "its type, flags or comment differ".into())
             }
             Some((_, ke)) => {
-                let extra: Vec<&String> = ke.iter().filter(|e| !elems.contains(e)).collect();
+                let (stale, extra): (Vec<&String>, Vec<&String>) = ke
+                    .iter()
+                    .filter(|e| !elems.contains(e))
+                    .partition(|e| head.contains("cgroupsv2") && dead_cgroup(e));
+                if !stale.is_empty() {
+                    r.observations.push(format!(
+                        "{name} holds {} id(s) of cgroups that no longer exist ({}): they match nothing (cgroup ids are never reused); the next apply drops them",
+                        stale.len(),
+                        join(&stale)
+                    ));
+                }
                 let missing: Vec<&String> = elems.iter().filter(|e| !ke.contains(e)).collect();
                 if !extra.is_empty() {
                     push(
@@ -233,6 +248,14 @@ pub fn compare(live: &Listing, build: &Listing, r: &mut Report) {
         b.sets.len(),
         b.chains.len()
     ));
+}
+
+/// A cgroup set's element (or map key) that nft printed as a bare id: the
+/// cgroup is gone.
+fn dead_cgroup(e: &str) -> bool {
+    let v: Value = serde_json::from_str(e).unwrap_or(Value::Null);
+    let key = v.as_array().and_then(|a| a.first()).unwrap_or(&v);
+    key.is_number() || key.as_str().is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn join(v: &[&String]) -> String {
