@@ -80,6 +80,10 @@ fn systemd_drop_in_keeps_a_restarted_unit_matched() {
         .find(|l| l.starts_with("after restart (cgroup id "))
         .unwrap_or_else(|| panic!("no `after restart` line:\n{stdout}"));
     assert!(after.ends_with("): sent"), "{after}");
+    assert!(
+        stdout.contains("set elements after restart: \"elem\": [\"system.slice/web.service\"]"),
+        "the stopped unit's element was not deleted:\n{stdout}"
+    );
     let ids = after
         .trim_start_matches("after restart (cgroup id ")
         .trim_end_matches("): sent");

@@ -37,6 +37,18 @@ pub fn command(table: &str, e: &CgroupElement) -> String {
     }
 }
 
+/// `delete element …` of `e`'s path (a map's element by its key): what a
+/// unit's drop-in runs when it stops, while its cgroup still exists, so
+/// the id of a cgroup about to be removed does not stay in the set.
+pub fn delete_command(table: &str, e: &CgroupElement) -> String {
+    // INVARIANT: paths are checked quotable by `crate::validate`.
+    format!(
+        "delete element inet {table} {} {{ \"{}\" }}",
+        e.container,
+        e.path.as_str()
+    )
+}
+
 /// Every path that has elements, parents first, each with its commands.
 pub fn by_path(table: &str, elements: &[CgroupElement]) -> Vec<(CgroupPath, Vec<String>)> {
     let mut paths: Vec<&CgroupPath> = elements.iter().map(|e| &e.path).collect();

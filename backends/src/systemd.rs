@@ -28,7 +28,7 @@
 
 use crate::host_paths;
 use crate::nft::CgroupElement;
-use crate::refresh::command;
+use crate::refresh::{command, delete_command};
 use crate::shell::ShComment;
 use crate::Artifact;
 use pol_lang::ir::{Program, SystemdUnit};
@@ -47,10 +47,19 @@ pub use pol_lang::safe_text::systemd::quote_arg;
 
 /// `nft 'CMD; CMD'`: the commands for `u`'s path as one nft transaction.
 fn nft_line(table: &str, u: &SystemdUnit, elements: &[CgroupElement]) -> Option<String> {
+    nft_line_with(table, u, elements, command)
+}
+
+fn nft_line_with(
+    table: &str,
+    u: &SystemdUnit,
+    elements: &[CgroupElement],
+    cmd: fn(&str, &CgroupElement) -> String,
+) -> Option<String> {
     let cmds: Vec<String> = elements
         .iter()
         .filter(|e| e.path == u.path)
-        .map(|e| command(table, e))
+        .map(|e| cmd(table, e))
         .collect();
     (!cmds.is_empty()).then(|| format!("nft {}", quote_arg(&cmds.join("; "))))
 }
@@ -148,10 +157,11 @@ pub fn render(
                 executable: false,
             });
         } else if let Some(section) = exec_section(&u.name) {
+            let stop = nft_line_with(table, u, elements, delete_command).unwrap_or_default();
             out.push(Artifact {
                 name: format!("systemd/{}.d/{DROP_IN}", u.name),
                 contents: format!(
-                    "{}# `+`: as root; it runs in the unit's new cgroup before the main process.\n# After the boot unit, so that at boot the table exists when it runs.\n\n[Unit]\nAfter={boot}\n\n[{section}]\nExecStartPre=+{line}\n",
+                    "{}# `+`: as root; it runs in the unit's new cgroup before the main process.\n# When the unit stops its cgroup still exists: the element is deleted then,\n# so the id of a cgroup about to go does not stay in the set (`-`: a start\n# that failed before adding it is no error).\n# After the boot unit, so that at boot the table exists when it runs.\n\n[Unit]\nAfter={boot}\n\n[{section}]\nExecStartPre=+{line}\nExecStopPost=-+{stop}\n",
                     head(
                         sources,
                         table,

@@ -120,6 +120,10 @@ r=$(observe)
 echo "after restart (cgroup id $id1 -> $id2): $r"
 [ "$id1" != "$id2" ] || fail "the restart kept cgroup id $id1: it proves nothing"
 [ "$r" = sent ] || fail "web could not send after the restart"
+# The stop deleted the old cgroup's element: the set holds the live path only.
+els=$(nft -j list table inet pol | grep -o '"elem": \[[^]]*\]' | tr '\n' ' ')
+echo "set elements after restart: $els"
+[ "$els" = '"elem": ["system.slice/web.service"] ' ] || fail "the set holds more than the live cgroup: $els"
 
 r=$(bash "$WORK/send.sh")
 echo "outside the group: $r"
