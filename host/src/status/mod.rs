@@ -71,22 +71,50 @@ pub fn status(dir: &Path) -> Result<Report, HostError> {
             .filter(|p| Path::new(&cg_root).join(p).is_dir())
             .cloned(),
     );
+    let t = Timer::new();
     match listing::live(&table)? {
         None => r.drift.push(Drift {
             what: "table".into(),
             detail: format!("table inet {table} is not loaded"),
         }),
         Some(live) => {
+            t.lap("live listing");
             let reference = listing::throwaway(&build.dir, &table, &paths)?;
+            t.lap("reference load and listing");
             table::compare(&live, &reference, &mut r);
-            proof(&live, &reference, &table, &mut r);
+            t.lap("field-by-field");
+            proof(&live, &reference, &table, &mut r, &t);
         }
     }
     host::compare(&build, &mut r)?;
     Ok(r)
 }
 
-fn proof(live: &listing::Listing, reference: &listing::Listing, table: &str, r: &mut Report) {
+/// `POL_STATUS_TIMING=1`: each phase's time on stderr (for benchmarks).
+struct Timer(Option<std::cell::Cell<std::time::Instant>>);
+
+impl Timer {
+    fn new() -> Self {
+        Timer(
+            std::env::var_os("POL_STATUS_TIMING")
+                .map(|_| std::cell::Cell::new(std::time::Instant::now())),
+        )
+    }
+    fn lap(&self, what: &str) {
+        if let Some(c) = &self.0 {
+            eprintln!("polc status: {what}: {:.2} s", c.get().elapsed().as_secs_f64());
+            c.set(std::time::Instant::now());
+        }
+    }
+}
+
+fn proof(
+    live: &listing::Listing,
+    reference: &listing::Listing,
+    table: &str,
+    r: &mut Report,
+    t: &Timer,
+) {
     let expected = match prove::read(reference, table, "build") {
         Ok(e) => e,
         Err(e) => {
@@ -100,6 +128,7 @@ fn proof(live: &listing::Listing, reference: &listing::Listing, table: &str, r: 
             return;
         }
     };
+    t.lap("reading the build's table back");
     let kernel = match prove::read(live, table, "kernel") {
         Ok(k) => k,
         Err(e) => {
@@ -113,7 +142,10 @@ fn proof(live: &listing::Listing, reference: &listing::Listing, table: &str, r: 
             return;
         }
     };
-    match prove::prove((&expected.program, &expected.sources), &kernel) {
+    t.lap("reading the live table back");
+    let outcome = prove::prove((&expected.program, &expected.sources), &kernel);
+    t.lap("the proof");
+    match outcome {
         Proof::Equal { notes } => {
             r.proof.push(format!(
                 "proved: the live table inet {table} decides every first packet of a flow as the build does ({} base chains)",
