@@ -198,7 +198,9 @@ pub fn apply(build_dir: &Path, root: &Path, opts: &ApplyOptions) -> Result<Appli
             .max()
     };
     let mut pending = None;
-    if let Some(after) = opts.confirm {
+    // Applying the current generation again (to repair drift) has nothing
+    // new to confirm: reverting it would go back past what is current.
+    if let Some(after) = opts.confirm.filter(|_| new_generation) {
         let armed = arm(&layout, installed.generation, after).map_err(|e| {
             // Without a revert armed, a confirm-or-revert apply must not stand.
             let _ = revert_locked(&layout, installed.generation, revert_to);

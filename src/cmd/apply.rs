@@ -66,7 +66,15 @@ pub fn run(args: Args) -> u8 {
             let what = if a.new_generation {
                 format!("applied generation {}", a.generation)
             } else {
-                format!("generation {} was current; applied it again", a.generation)
+                format!(
+                    "generation {} was current; applied it again{}",
+                    a.generation,
+                    if args.confirm.is_some() {
+                        " (nothing new to confirm: no revert armed)"
+                    } else {
+                        ""
+                    }
+                )
             };
             eprintln!("polc apply: table inet {}: {what}", a.table);
             if let Some(p) = &a.pending {
