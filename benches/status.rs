@@ -26,10 +26,11 @@ xargs -d '\n' -r -I{} mkdir -p "/sys/fs/cgroup/{}" <"$DIR/../cgroups"
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 for i in 1 2 3; do
 	s=$(ms)
-	"$POLC" status "$DIR" >"$DIR/../status.txt" || { cat "$DIR/../status.txt"; exit 1; }
+	POL_STATUS_TIMING=1 "$POLC" status "$DIR" >"$DIR/../status.txt" 2>"$DIR/../timing.txt" || { cat "$DIR/../status.txt"; exit 1; }
 	echo "clean $(( $(ms) - s ))"
 done
 grep -E '^(proved|checked)' "$DIR/../status.txt" | sed 's/^/  | /'
+sed 's/^/  | /' "$DIR/../timing.txt"
 nft insert rule inet pol "$CHAIN" ip daddr 203.0.113.9 tcp dport 4444 accept
 s=$(ms)
 set +e

@@ -80,7 +80,9 @@ cat err1.txt err2.txt
 #[test]
 fn status_is_clean_after_apply_and_names_each_drift() {
     if !is_root() {
-        eprintln!("\n*** SKIPPED status_is_clean_after_apply_and_names_each_drift: needs root ***\n");
+        eprintln!(
+            "\n*** SKIPPED status_is_clean_after_apply_and_names_each_drift: needs root ***\n"
+        );
         return;
     }
     let polc = env!("CARGO_BIN_EXE_polc");
@@ -117,26 +119,61 @@ fn status_is_clean_after_apply_and_names_each_drift() {
         rest[..end].to_string()
     };
     let s = section("after apply");
-    assert!(s.contains("exit 0") && s.contains("proved: the live table") && s.contains("status: clean"), "{s}");
+    assert!(
+        s.contains("exit 0") && s.contains("proved: the live table") && s.contains("status: clean"),
+        "{s}"
+    );
     assert!(s.contains("observed: TcpExtTCPAutoCorking = "), "{s}");
     let s = section("a rule appended after the drop that covers it");
-    assert!(s.contains("exit 1") && s.contains("the kernel has a rule the build does not: ip daddr 203.0.113.5 accept"), "{s}");
-    assert!(s.contains("proved: the live table"), "a rule that changes no verdict must still prove equal:\n{s}");
+    assert!(
+        s.contains("exit 1")
+            && s.contains("the kernel has a rule the build does not: ip daddr 203.0.113.5 accept"),
+        "{s}"
+    );
+    assert!(
+        s.contains("proved: the live table"),
+        "a rule that changes no verdict must still prove equal:\n{s}"
+    );
     let s = section("a rule inserted at the top");
-    assert!(s.contains("exit 1") && s.contains("DIFFERS") && s.contains("drop -> allow"), "{s}");
+    assert!(
+        s.contains("exit 1") && s.contains("DIFFERS") && s.contains("drop -> allow"),
+        "{s}"
+    );
     assert!(s.contains("203.0.113.5"), "no witness:\n{s}");
     let s = section("sysctl changed");
-    assert!(s.contains("exit 1") && s.contains("drift: sysctl net.ipv4.tcp_autocorking: the kernel has 1, the build sets 0"), "{s}");
+    assert!(
+        s.contains("exit 1")
+            && s.contains(
+                "drift: sysctl net.ipv4.tcp_autocorking: the kernel has 1, the build sets 0"
+            ),
+        "{s}"
+    );
     let s = section("qdisc removed");
-    assert!(s.contains("exit 1") && s.contains("drift: qdisc lo: the root qdisc is noqueue, the build sets pfifo"), "{s}");
+    assert!(
+        s.contains("exit 1")
+            && s.contains("drift: qdisc lo: the root qdisc is noqueue, the build sets pfifo"),
+        "{s}"
+    );
     let s = section("cgroup re-created");
-    assert!(s.contains("exit 1") && s.contains("the kernel lacks elements: \"polstatus.slice/app\""), "{s}");
+    assert!(
+        s.contains("exit 1") && s.contains("the kernel lacks elements: \"polstatus.slice/app\""),
+        "{s}"
+    );
     assert!(s.contains("id(s) of cgroups that no longer exist"), "{s}");
-    assert!(s.contains("allow -> drop"), "the group's packets are dropped now:\n{s}");
+    assert!(
+        s.contains("allow -> drop"),
+        "the group's packets are dropped now:\n{s}"
+    );
     let s = section("after refresh.sh");
     assert!(s.contains("exit 0") && s.contains("status: clean"), "{s}");
     let s = section("table deleted");
-    assert!(s.contains("exit 1") && s.contains("table inet pol is not loaded"), "{s}");
+    assert!(
+        s.contains("exit 1") && s.contains("table inet pol is not loaded"),
+        "{s}"
+    );
     assert!(stdout.contains("== missing build: exit 2"), "{stdout}");
-    assert!(stdout.contains("== no generation of table other: exit 2"), "{stdout}");
+    assert!(
+        stdout.contains("== no generation of table other: exit 2"),
+        "{stdout}"
+    );
 }

@@ -8,66 +8,162 @@
 //! resolves paths to ids while loading), then `ruleset.nft` plus
 //! `refresh.sh --print` (the elements of the cgroups that exist — in the
 //! tmpfs, the ones given) in one `nft -f`.
+//!
+//! **Cgroup ids.** nft 1.0.6 prints a cgroup element as its path by
+//! walking the whole cgroup tree once per element (1,000 elements: ~6 s).
+//! So nft lists with an empty tmpfs over /sys/fs/cgroup (in a private
+//! mount namespace), where it finds no path and prints each id, and polc
+//! maps the ids to paths from one walk of the tree ([`cgroup_ids`]; a
+//! cgroup v2 id is its directory's inode number). In the JSON, an id with
+//! a path becomes the path; an id of no cgroup (removed or re-created
+//! since it was added) becomes a JSON number.
 
 use crate::HostError;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// One table, listed twice.
 #[derive(Debug, Clone)]
 pub struct Listing {
+    /// `nft -j`, cgroup ids resolved.
     pub json: String,
+    /// `nft -a` (cgroup elements as ids).
     pub text: String,
 }
 
 const SEPARATOR: &str = "@@polc-listing-separator@@";
 
+/// Lists the table with the cgroup tree hidden (see the module doc). `$1`
+/// nft, `$2` table, `$3` separator.
+const LIST: &str = r#"mount -t tmpfs polc-hide /sys/fs/cgroup
+"$nft" -j list table inet "$table"
+printf '\n%s\n' "$sep"
+"$nft" -a list table inet "$table"
+"#;
+
 fn nft() -> std::ffi::OsString {
     std::env::var_os("NFT").unwrap_or_else(|| "nft".into())
 }
 
-fn split(out: &str) -> Result<Listing, HostError> {
+/// Every cgroup under `root` by id (its inode number), as a path relative
+/// to `root`.
+pub fn cgroup_ids(root: &Path) -> BTreeMap<u64, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(ty) = e.file_type() else { continue };
+            if !ty.is_dir() {
+                continue;
+            }
+            let p = e.path();
+            if let (Ok(m), Ok(rel)) = (e.metadata(), p.strip_prefix(root)) {
+                out.insert(m.ino(), rel.to_string_lossy().into_owned());
+            }
+            stack.push(p);
+        }
+    }
+    out
+}
+
+/// Replace the ids in cgroup sets and maps with paths (or numbers).
+fn resolve(json: &str, ids: &BTreeMap<u64, String>) -> String {
+    let Ok(mut v) = serde_json::from_str::<Value>(json) else {
+        return json.to_string();
+    };
+    let fix = |e: &mut Value| {
+        let id = match e {
+            Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.parse::<u64>().ok()
+            }
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        };
+        if let Some(id) = id {
+            *e = match ids.get(&id) {
+                Some(p) => Value::String(p.clone()),
+                None => Value::from(id),
+            };
+        }
+    };
+    if let Some(items) = v.get_mut("nftables").and_then(Value::as_array_mut) {
+        for item in items {
+            for kind in ["set", "map"] {
+                if let Some(body) = item.get_mut(kind) {
+                    fix_set(body, &fix);
+                }
+            }
+        }
+    }
+    v.to_string()
+}
+
+fn fix_set(body: &mut Value, fix: &dyn Fn(&mut Value)) {
+    if body.get("type").and_then(Value::as_str) != Some("cgroupsv2") {
+        return;
+    }
+    for e in body
+        .get_mut("elem")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        // A map element is `[key, value]`; an element with attributes
+        // `{"elem": {"val": …}}`.
+        let target = match e {
+            Value::Array(pair) => pair.first_mut(),
+            Value::Object(o) => o.get_mut("elem").and_then(|x| x.get_mut("val")),
+            other => Some(other),
+        };
+        if let Some(t) = target {
+            fix(t);
+        }
+    }
+}
+
+fn split(out: &str, ids: &BTreeMap<u64, String>) -> Result<Listing, HostError> {
     let (json, text) = out
         .split_once(SEPARATOR)
         .ok_or_else(|| HostError::new("nft printed no listing"))?;
     Ok(Listing {
-        json: json.trim().to_string(),
+        json: resolve(json.trim(), ids),
         text: text.trim_start_matches('\n').to_string(),
     })
 }
 
 /// The live table, or `None` when it is not loaded.
 pub fn live(table: &str) -> Result<Option<Listing>, HostError> {
-    let nft = nft();
-    let run = |args: &[&str]| {
-        Command::new(&nft)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| HostError::new(format!("cannot run nft: {e}")))
-    };
-    let j = run(&["-j", "list", "table", "inet", table])?;
-    if !j.status.success() {
-        let err = String::from_utf8_lossy(&j.stderr);
+    let script = format!("set -eu\nnft=$1 table=$2 sep=$3\n{LIST}");
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+        .arg(nft())
+        .arg(table)
+        .arg(SEPARATOR)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| HostError::new(format!("cannot run unshare (util-linux): {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
         if err.contains("No such file or directory") {
             return Ok(None);
         }
         return Err(HostError::new(format!(
-            "nft -j list table inet {table} failed: {}",
+            "listing table inet {table} failed: {}",
             err.trim()
         )));
     }
-    let t = run(&["-a", "list", "table", "inet", table])?;
-    if !t.status.success() {
-        return Err(HostError::new(format!(
-            "nft -a list table inet {table} failed: {}",
-            String::from_utf8_lossy(&t.stderr).trim()
-        )));
-    }
-    Ok(Some(Listing {
-        json: String::from_utf8_lossy(&j.stdout).into_owned(),
-        text: String::from_utf8_lossy(&t.stdout).into_owned(),
-    }))
+    let root = std::env::var_os("POL_CGROUP2").unwrap_or_else(|| "/sys/fs/cgroup".into());
+    split(
+        &String::from_utf8_lossy(&out.stdout),
+        &cgroup_ids(Path::new(&root)),
+    )
+    .map(Some)
 }
 
 /// `dir`'s ruleset (plus `refresh.sh --print` when the build has one)
@@ -83,22 +179,25 @@ pub fn throwaway_then(
     cgroups: &[String],
     then: &str,
 ) -> Result<Listing, HostError> {
-    const SCRIPT: &str = r#"set -eu
+    let script = format!(
+        r#"set -eu
 nft=$1 dir=$2 table=$3 sep=$4 then=$5
 shift 5
 mount -t tmpfs polc-reference /sys/fs/cgroup
 for p in "$@"; do mkdir -p -- "/sys/fs/cgroup/$p"; done
 load=$(mktemp)
-{
+{{
 	cat "$dir/ruleset.nft"
 	if [ -e "$dir/refresh.sh" ]; then sh "$dir/refresh.sh" --print; fi
-} >"$load"
+}} >"$load"
 "$nft" -f "$load"
+rm -f "$load"
 if [ -n "$then" ]; then printf '%s\n' "$then" | "$nft" -f -; fi
-"$nft" -j list table inet "$table"
-printf '\n%s\n' "$sep"
-"$nft" -a list table inet "$table"
-"#;
+# The tmpfs's directories by inode (what nft stored as their ids).
+find /sys/fs/cgroup -mindepth 1 -type d -printf '%i %P\n'
+printf '%s\n' "$sep"
+{LIST}"#
+    );
     let out = Command::new("unshare")
         .args([
             "-n",
@@ -107,7 +206,7 @@ printf '\n%s\n' "$sep"
             "private",
             "sh",
             "-c",
-            SCRIPT,
+            &script,
             "sh",
         ])
         .arg(nft())
@@ -126,5 +225,16 @@ printf '\n%s\n' "$sep"
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    split(&String::from_utf8_lossy(&out.stdout))
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (dirs, rest) = text
+        .split_once(&format!("{SEPARATOR}\n"))
+        .ok_or_else(|| HostError::new("the throwaway namespace printed no cgroup list"))?;
+    let ids: BTreeMap<u64, String> = dirs
+        .lines()
+        .filter_map(|l| {
+            let (i, p) = l.split_once(' ')?;
+            Some((i.parse().ok()?, p.to_string()))
+        })
+        .collect();
+    split(rest, &ids)
 }

@@ -52,7 +52,10 @@ fn err(chain: &str, handle: Option<u64>, what: impl Into<String>) -> Unmodelable
 /// Handle → the `socket cgroupv2 level N` levels of that rule's line.
 fn levels_by_handle(text: &str) -> BTreeMap<u64, Vec<usize>> {
     let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.trim_start().starts_with("table ")) {
+    for line in text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("table "))
+    {
         let Some((body, h)) = line.rsplit_once("# handle ") else {
             continue;
         };

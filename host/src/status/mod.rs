@@ -102,7 +102,10 @@ impl Timer {
     }
     fn lap(&self, what: &str) {
         if let Some(c) = &self.0 {
-            eprintln!("polc status: {what}: {:.2} s", c.get().elapsed().as_secs_f64());
+            eprintln!(
+                "polc status: {what}: {:.2} s",
+                c.get().elapsed().as_secs_f64()
+            );
             c.set(std::time::Instant::now());
         }
     }
@@ -184,5 +187,4 @@ fn proof(
             });
         }
     }
-
 }

@@ -255,7 +255,10 @@ pub fn compare(live: &Listing, build: &Listing, r: &mut Report) {
 fn dead_cgroup(e: &str) -> bool {
     let v: Value = serde_json::from_str(e).unwrap_or(Value::Null);
     let key = v.as_array().and_then(|a| a.first()).unwrap_or(&v);
-    key.is_number() || key.as_str().is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit()))
+    key.is_number()
+        || key
+            .as_str()
+            .is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn join(v: &[&String]) -> String {
