@@ -7,7 +7,8 @@
 //! - a ruleset nft rejects, a build with no policy over a loaded table, a
 //!   missing build, an unknown generation: exit 2 and nothing changed;
 //! - `--confirm 2` not confirmed reverts on its own (a detached process
-//!   here: systemd is not PID 1), confirmed stays.
+//!   here: systemd is not PID 1), also after the applying session hangs
+//!   up; confirmed stays.
 //!
 //! Needs root (CI runs as root); without it the test says SKIPPED.
 
@@ -77,8 +78,10 @@ expect_status 2 "$POLC" rollback --root root --to 99
 grep 'has no generation 99' log >/dev/null
 echo "missing build, unknown generation: exit 2"
 
-# Not confirmed: reverts on its own.
-"$POLC" apply B --root root --confirm 2 2>>log
+# Not confirmed: reverts on its own, also when the session that applied
+# hangs up right after (as an SSH session dying does): the apply runs in a
+# session of its own whose process group then gets SIGHUP.
+setsid -w sh -c '"$POLC" apply B --root root --confirm 2 2>>log; kill -HUP 0' || true
 echo "B applied with --confirm 2: current=$(cur) autocorking=$(cork) rules=$(rules)"
 i=0
 while [ "$(cur)" != generations/1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
