@@ -1,4 +1,4 @@
-//! `polc status` against the real kernel, in fresh network and mount
+//! `polc build --prove`, then `polc status` against the real kernel, in fresh network and mount
 //! namespaces (cgroup2 mounted privately), generations under a temporary
 //! `--root`: clean after `polc apply`, then each kind of drift after a
 //! hand edit — a rule appended that changes no verdict (drift, but proved
@@ -90,11 +90,16 @@ fn status_is_clean_after_apply_and_names_each_drift() {
     let work = dir.path();
     std::fs::write(work.join("s.pol"), POLICY).unwrap();
     let o = Command::new(polc)
-        .args(["build", "s.pol", "-o", "S"])
+        .args(["build", "s.pol", "-o", "S", "--prove"])
         .current_dir(work)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("polc build: proved: the ruleset, loaded by nft, decides every first packet of a flow as the policy"),
+        "{err}"
+    );
     let out = Command::new("unshare")
         .args(["-n", "-m", "--propagation", "private", "sh", "-c", SCENARIO])
         .env("POLC", polc)

@@ -43,7 +43,19 @@ pub fn run(args: Args) -> u8 {
             return 2;
         }
     };
-    println!("table inet {} against {}", r.table, dir.display());
+    let generation = match &args.dir {
+        None => pol_host::generations::current(&Layout::new(&args.root, &args.table))
+            .ok()
+            .flatten()
+            .map(|n| format!(" (generation {n})"))
+            .unwrap_or_default(),
+        Some(_) => String::new(),
+    };
+    println!(
+        "table inet {} against {}{generation}",
+        r.table,
+        dir.display()
+    );
     for c in &r.checked {
         println!("checked: {c}");
     }
