@@ -13,17 +13,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::process::Command;
+use support::{is_root, line_starting, run_ok};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ansible/run.sh");
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
 
 #[test]
 fn ansible_play_changes_once_then_reports_no_change() {
@@ -33,26 +28,14 @@ fn ansible_play_changes_once_then_reports_no_change() {
         );
         return;
     }
-    let out = Command::new("bash")
-        .arg(SCRIPT)
-        .env("POLC", env!("CARGO_BIN_EXE_polc"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run tests/ansible/run.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "tests/ansible/run.sh failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
+    let stdout = run_ok(
+        Command::new("bash")
+            .arg(SCRIPT)
+            .env("POLC", env!("CARGO_BIN_EXE_polc"))
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+        "tests/ansible/run.sh",
     );
-    let lines: Vec<&str> = stdout.lines().collect();
-    let find = |prefix: &str| {
-        *lines
-            .iter()
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no line starting `{prefix}`:\n{stdout}"))
-    };
+    let find = |prefix: &str| line_starting(&stdout, prefix);
     let changed = |prefix: &str| -> u32 {
         let recap = find(prefix);
         recap
@@ -100,6 +83,6 @@ fn ansible_play_changes_once_then_reports_no_change() {
             "{stdout}"
         );
     }
-    assert!(lines.contains(&"all checks passed"), "{stdout}");
+    assert!(support::has_line(&stdout, "all checks passed"), "{stdout}");
     eprintln!("{stdout}");
 }

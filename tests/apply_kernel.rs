@@ -14,15 +14,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod support;
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
+use std::process::Command;
+use support::is_root;
 
 const A: &str =
     "policy egress {\n  hook output\n  default drop\n  allow to 192.0.2.0/24 udp 9\n}\n";

@@ -6,15 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod support;
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
+use std::process::Command;
+use support::is_root;
 
 /// Run a `polc exec` scenario: `policy` is written to a fresh directory and
 /// `body` (sh, after `set -eu` and a private cgroup2 mount at

@@ -14,43 +14,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::process::Command;
+use support::{ensure_vm, has_line, is_root, run_ok};
 
-const VM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/vm");
 const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/boot-order.sh");
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// `scripts/vm check`, and `scripts/vm setup` when it fails.
-fn ensure_vm() {
-    let ready = Command::new(VM)
-        .arg("check")
-        .output()
-        .expect("run scripts/vm check")
-        .status
-        .success();
-    if ready {
-        return;
-    }
-    eprintln!("vm_boot: the VM is not set up: running scripts/vm setup");
-    let out = Command::new(VM)
-        .arg("setup")
-        .output()
-        .expect("run scripts/vm setup");
-    assert!(
-        out.status.success(),
-        "scripts/vm setup failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn installed_boot_unit_loads_the_table_before_network_pre_target() {
@@ -63,22 +32,16 @@ fn installed_boot_unit_loads_the_table_before_network_pre_target() {
     ensure_vm();
     // The scenario runs on the host and boots the VM twice (with and
     // without the boot unit).
-    let out = Command::new("bash")
-        .arg(SCENARIO)
-        .env("POLC", env!("CARGO_BIN_EXE_polc"))
-        .env("POLC_VM_TIMEOUT", "900")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run tests/vm/boot-order.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "the VM scenario failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
+    let stdout = run_ok(
+        Command::new("bash")
+            .arg(SCENARIO)
+            .env("POLC", env!("CARGO_BIN_EXE_polc"))
+            .env("POLC_VM_TIMEOUT", "900")
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+        SCENARIO,
     );
     let lines: Vec<&str> = stdout.lines().collect();
-    let has = |line: &str| lines.contains(&line);
+    let has = |line: &str| has_line(&stdout, line);
     let starts = |prefix: &str| lines.iter().any(|l| l.starts_with(prefix));
     assert!(
         starts("polc install --root: ")

@@ -13,43 +13,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod support;
 
-const VM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/vm");
+use support::{has_line, is_root, line_starting, vm_systemd_scenario};
+
 const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/confirm.sh");
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// `scripts/vm check`, and `scripts/vm setup` when it fails.
-fn ensure_vm() {
-    let ready = Command::new(VM)
-        .arg("check")
-        .output()
-        .expect("run scripts/vm check")
-        .status
-        .success();
-    if ready {
-        return;
-    }
-    eprintln!("vm_confirm: the VM is not set up: running scripts/vm setup");
-    let out = Command::new(VM)
-        .arg("setup")
-        .output()
-        .expect("run scripts/vm setup");
-    assert!(
-        out.status.success(),
-        "scripts/vm setup failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn unconfirmed_apply_is_reverted_by_a_systemd_timer() {
@@ -59,29 +27,9 @@ fn unconfirmed_apply_is_reverted_by_a_systemd_timer() {
         );
         return;
     }
-    ensure_vm();
-    let out = Command::new(VM)
-        .args(["run", "--systemd", "--timeout", "900", "--", "env"])
-        .arg(format!("POLC={}", env!("CARGO_BIN_EXE_polc")))
-        .args(["bash", SCENARIO])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run scripts/vm run");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "the VM scenario failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
-    let has = |line: &str| lines.contains(&line);
-    let find = |prefix: &str| {
-        *lines
-            .iter()
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no line starting `{prefix}`:\n{stdout}"))
-    };
+    let stdout = vm_systemd_scenario(SCENARIO);
+    let has = |line: &str| has_line(&stdout, line);
+    let find = |prefix: &str| line_starting(&stdout, prefix);
     assert_eq!(
         find("apply A: "),
         "apply A: current -> generations/1, udp ports 9, tcp_autocorking 1"

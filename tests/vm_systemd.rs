@@ -11,43 +11,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod support;
 
-const VM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/vm");
+use support::{has_line, is_root, line_starting, vm_systemd_scenario};
+
 const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vm/systemd-restart.sh");
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// `scripts/vm check`, and `scripts/vm setup` when it fails.
-fn ensure_vm() {
-    let ready = Command::new(VM)
-        .arg("check")
-        .output()
-        .expect("run scripts/vm check")
-        .status
-        .success();
-    if ready {
-        return;
-    }
-    eprintln!("vm_systemd: the VM is not set up: running scripts/vm setup");
-    let out = Command::new(VM)
-        .arg("setup")
-        .output()
-        .expect("run scripts/vm setup");
-    assert!(
-        out.status.success(),
-        "scripts/vm setup failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn systemd_drop_in_keeps_a_restarted_unit_matched() {
@@ -57,28 +25,10 @@ fn systemd_drop_in_keeps_a_restarted_unit_matched() {
         );
         return;
     }
-    ensure_vm();
-    let out = Command::new(VM)
-        .args(["run", "--systemd", "--timeout", "900", "--", "env"])
-        .arg(format!("POLC={}", env!("CARGO_BIN_EXE_polc")))
-        .args(["bash", SCENARIO])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run scripts/vm run");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "the VM scenario failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
-    let has = |line: &str| lines.contains(&line);
+    let stdout = vm_systemd_scenario(SCENARIO);
+    let has = |line: &str| has_line(&stdout, line);
     assert!(has("before restart: sent"), "stdout:\n{stdout}");
-    let after = lines
-        .iter()
-        .find(|l| l.starts_with("after restart (cgroup id "))
-        .unwrap_or_else(|| panic!("no `after restart` line:\n{stdout}"));
+    let after = line_starting(&stdout, "after restart (cgroup id ");
     assert!(after.ends_with("): sent"), "{after}");
     assert!(
         stdout.contains("set elements after restart: \"elem\": [\"system.slice/web.service\"]"),
