@@ -5,7 +5,8 @@
 //! - a failing load (nft injected to fail) reverts to the previous
 //!   generation: its table, and the sysctl the new one changed;
 //! - a ruleset nft rejects, a build with no policy over a loaded table, a
-//!   missing build, an unknown generation: exit 2 and nothing changed;
+//!   missing build, an unknown generation, not root, no cgroup2 hierarchy:
+//!   exit 2 and nothing changed;
 //! - `--confirm 2` not confirmed reverts on its own (a detached process
 //!   here: systemd is not PID 1), also after the applying session hangs
 //!   up; confirmed stays.
@@ -22,6 +23,9 @@ use support::is_root;
 const A: &str =
     "policy egress {\n  hook output\n  default drop\n  allow to 192.0.2.0/24 udp 9\n}\n";
 const B: &str = "policy egress {\n  hook output\n  default drop\n  allow to 192.0.2.0/24 udp 10\n}\ntuning { net.ipv4.tcp_autocorking = 0 }\n";
+
+/// A build with a cgroup group: it needs a cgroup v2 hierarchy.
+const G: &str = "group g { cgroup \"polapply/g\" }\npolicy egress {\n  hook output\n  default drop\n  allow g to 192.0.2.0/24 udp 9\n}\n";
 
 const SCENARIO: &str = r#"set -eu
 cd "$WORK"
@@ -69,9 +73,13 @@ echo "empty build: exit 2, current=$(cur) rules=$(rules)"
 
 # Bad input.
 expect_status 2 "$POLC" apply no-such-dir --root root
+expect_status 2 setpriv --reuid=65534 --regid=65534 --clear-groups "$POLC" apply B --root root
+grep 'must run as root' log >/dev/null
+expect_status 2 env POL_CGROUP2=/nonexistent "$POLC" apply G --root root
+grep 'no cgroup v2 hierarchy is mounted at /nonexistent' log >/dev/null
 expect_status 2 "$POLC" rollback --root root --to 99
 grep 'has no generation 99' log >/dev/null
-echo "missing build, unknown generation: exit 2"
+echo "missing build, unknown generation, not root, no cgroup2: exit 2"
 
 # Not confirmed: reverts on its own, also when the session that applied
 # hangs up right after (as an SSH session dying does): the apply runs in a
@@ -110,7 +118,12 @@ fn apply_reverts_on_failure_and_unless_confirmed() {
     let polc = env!("CARGO_BIN_EXE_polc");
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    for (name, text) in [("A", A), ("B", B), ("EMPTY", "group x { uid 1 }\n")] {
+    for (name, text) in [
+        ("A", A),
+        ("B", B),
+        ("EMPTY", "group x { uid 1 }\n"),
+        ("G", G),
+    ] {
         let src = work.join(format!("{name}.pol"));
         std::fs::write(&src, text).unwrap();
         let o = Command::new(polc)
@@ -140,7 +153,7 @@ fn apply_reverts_on_failure_and_unless_confirmed() {
         "B with a failing load: exit 1, current=generations/1 autocorking=1 rules=udp dport 9 ",
         "B rejected by nft -c: exit 2, generations=1 2  current=generations/1 autocorking=1 rules=udp dport 9 ",
         "empty build: exit 2, current=generations/1 rules=udp dport 9 ",
-        "missing build, unknown generation: exit 2",
+        "missing build, unknown generation, not root, no cgroup2: exit 2",
         "B applied with --confirm 2: current=generations/3 autocorking=0 rules=udp dport 10 ",
     ];
     for (i, w) in want.iter().enumerate() {

@@ -146,9 +146,33 @@ pub enum ApplyError {
     RevertFailed { error: String, revert: HostError },
 }
 
+/// True when this process may change the network configuration: the
+/// CAP_NET_ADMIN bit (12) of its effective capabilities, what nft needs.
+pub fn can_admin_net() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << 12) != 0)
+}
+
+fn must_admin_net() -> Result<(), HostError> {
+    if can_admin_net() {
+        Ok(())
+    } else {
+        Err(HostError::new(
+            "must run as root (changing the firewall needs CAP_NET_ADMIN)",
+        ))
+    }
+}
+
 /// `polc apply DIR`.
 pub fn apply(build_dir: &Path, root: &Path, opts: &ApplyOptions) -> Result<Applied, ApplyError> {
     use ApplyError::Refused;
+    must_admin_net().map_err(Refused)?;
     install::check_root(root).map_err(Refused)?;
     let build = BuildDir::open(build_dir).map_err(Refused)?;
     let layout = Layout::new(root, &build.manifest.table);
@@ -356,6 +380,7 @@ pub fn rollback(
     to: Option<u64>,
     if_pending: Option<u64>,
 ) -> Result<RolledBack, HostError> {
+    must_admin_net()?;
     install::check_root(root)?;
     let layout = Layout::new(root, table);
     let _lock = Lock::take(&layout)?;
