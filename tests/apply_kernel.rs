@@ -9,7 +9,8 @@
 //!   exit 2 and nothing changed;
 //! - `--confirm 2` not confirmed reverts on its own (a detached process
 //!   here: systemd is not PID 1), also after the applying session hangs
-//!   up; confirmed stays.
+//!   up, and when the apply itself is killed half-way (armed before the
+//!   kernel changes); confirmed stays.
 //!
 //! Needs root (CI runs as root); without it the test says SKIPPED.
 
@@ -107,6 +108,26 @@ chmod +x fake-polc
 # By hand: back to the previous generation.
 "$POLC" rollback --root root 2>>log
 echo "rollback: current=$(cur) autocorking=$(cork) rules=$(rules)"
+
+# An apply killed half-way — after tuning.sh, while nft loads — with its
+# whole session (an SSH session dying): the revert was armed before the
+# kernel changed, so it still happens.
+cat >slow-nft <<'FAKE'
+#!/bin/sh
+# Only the first load hangs: the revert (which inherits NFT) loads at once.
+for a in "$@"; do case $a in */pol-load.*) [ "$1" = -f ] && [ ! -e "$WORK/loading" ] && { touch "$WORK/loading"; sleep 30; } ;; esac; done
+exec nft "$@"
+FAKE
+chmod +x slow-nft
+setsid sh -c 'exec env NFT="$WORK/slow-nft" "$POLC" apply B --root root --confirm 2 2>>log' &
+session=$!
+while [ ! -e loading ]; do sleep 0.1; done
+echo "killed while loading: current=$(cur) autocorking=$(cork) rules=$(rules)"
+kill -9 "-$session"
+i=0
+while { [ "$(cur)" != generations/1 ] || [ "$(cork)" != 1 ]; } && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+echo "after the kill: current=$(cur) autocorking=$(cork) rules=$(rules)"
 "#;
 
 #[test]
@@ -171,5 +192,14 @@ fn apply_reverts_on_failure_and_unless_confirmed() {
     assert_eq!(
         lines[8],
         "rollback: current=generations/1 autocorking=1 rules=udp dport 9 "
+    );
+    assert!(
+        lines[9].starts_with("killed while loading: current=generations/")
+            && lines[9].ends_with(" autocorking=0 rules=udp dport 9 "),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[10],
+        "after the kill: current=generations/1 autocorking=1 rules=udp dport 9 "
     );
 }

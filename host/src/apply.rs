@@ -7,8 +7,8 @@
 //! (`install`), run its `apply.sh`; when that fails, revert to the
 //! previous generation. Nothing changes when a check fails.
 //!
-//! **--confirm SECS**: after a successful apply, the generation is
-//! *pending*: `TABLE/pending.json` names it, and a revert is armed — a
+//! **--confirm SECS**: before the kernel changes, the generation is made
+//! *pending* — `TABLE/pending.json` names it — and a revert is armed — a
 //! transient systemd timer (`systemd-run --on-active=SECS`) where systemd
 //! runs, otherwise a detached process (`setsid -f polc rollback --after
 //! SECS`), both outside the session that applied, so they survive it.
@@ -198,10 +198,41 @@ pub fn apply(build_dir: &Path, root: &Path, opts: &ApplyOptions) -> Result<Appli
         let path = gen_dir.join(sysctl_undo::FILE);
         fs::write(&path, &record).map_err(|e| Refused(HostError::io("write", &path, e)))?;
     }
+    // With --confirm the revert is armed before the kernel changes, so an
+    // apply killed half-way (its SSH session gone) is reverted too. Applying
+    // the current generation again (a drift repair) has nothing new to
+    // confirm: reverting it would go back past what is current.
+    let mut pending = None;
+    if let Some(after) = opts.confirm.filter(|_| new_generation) {
+        let mut p = Pending {
+            generation: installed.generation,
+            previous: installed.previous,
+            deadline: now() + after.as_secs(),
+            session: session(),
+            armed: String::new(),
+        };
+        // Written first: the armed rollback acts only on a pending mark.
+        write_pending(&layout, &p).map_err(Refused)?;
+        match arm(&layout, installed.generation, after) {
+            Ok(how) => p.armed = how,
+            Err(e) => {
+                // Without a revert armed, a confirm-or-revert apply must
+                // not stand (the kernel is unchanged so far).
+                let _ = revert_locked(&layout, installed.generation, installed.previous);
+                return Err(ApplyError::Reverted {
+                    error: e.message,
+                    to: installed.previous,
+                });
+            }
+        }
+        write_pending(&layout, &p).map_err(Refused)?;
+        pending = Some(p);
+    }
     if let Err(error) = run_apply_sh(&gen_dir, &[]) {
         if !new_generation {
             return Err(ApplyError::Reverted { error, to: None });
         }
+        // Reverting clears the pending mark: an armed revert finds nothing.
         return match revert_locked(&layout, installed.generation, installed.previous) {
             Ok(_) => Err(ApplyError::Reverted {
                 error,
@@ -209,39 +240,6 @@ pub fn apply(build_dir: &Path, root: &Path, opts: &ApplyOptions) -> Result<Appli
             }),
             Err(revert) => Err(ApplyError::RevertFailed { error, revert }),
         };
-    }
-    // What a revert goes back to: the generation current before; when the
-    // build was already current, the one installed before it.
-    let revert_to = if new_generation {
-        installed.previous
-    } else {
-        generations::list(&layout)
-            .map_err(Refused)?
-            .into_iter()
-            .filter(|&g| g < installed.generation)
-            .max()
-    };
-    let mut pending = None;
-    // Applying the current generation again (to repair drift) has nothing
-    // new to confirm: reverting it would go back past what is current.
-    if let Some(after) = opts.confirm.filter(|_| new_generation) {
-        let armed = arm(&layout, installed.generation, after).map_err(|e| {
-            // Without a revert armed, a confirm-or-revert apply must not stand.
-            let _ = revert_locked(&layout, installed.generation, revert_to);
-            ApplyError::Reverted {
-                error: e.message,
-                to: revert_to,
-            }
-        })?;
-        let p = Pending {
-            generation: installed.generation,
-            previous: revert_to,
-            deadline: now() + after.as_secs(),
-            session: session(),
-            armed,
-        };
-        write_pending(&layout, &p).map_err(Refused)?;
-        pending = Some(p);
     }
     Ok(Applied {
         table: installed.table,
@@ -383,7 +381,13 @@ pub fn rollback(
     must_admin_net()?;
     install::check_root(root)?;
     let layout = Layout::new(root, table);
-    let _lock = Lock::take(&layout)?;
+    // The armed revert waits for an apply still running (a slow apply can
+    // outlast the confirm window); by hand, a held lock is an error.
+    let _lock = if if_pending.is_some() {
+        Lock::wait(&layout)?
+    } else {
+        Lock::take(&layout)?
+    };
     let cur = generations::current(&layout)?;
     let pending = read_pending(&layout)?;
     if let Some(n) = if_pending {

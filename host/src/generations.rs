@@ -27,17 +27,32 @@ pub struct Lock {
 impl Lock {
     /// Take the table's lock, or say who holds it.
     pub fn take(layout: &Layout) -> Result<Self, HostError> {
+        let file = Self::open(layout)?;
+        Self::lock(file, layout, FlockOperation::NonBlockingLockExclusive)
+    }
+
+    fn open(layout: &Layout) -> Result<fs::File, HostError> {
         let dir = layout.table_dir();
         fs::create_dir_all(&dir).map_err(|e| HostError::io("create", &dir, e))?;
         let path = layout.lock_file();
-        let file = fs::OpenOptions::new()
+        fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| HostError::io("open", &path, e))?;
-        flock(&file, FlockOperation::NonBlockingLockExclusive).map_err(|_| {
+            .map_err(|e| HostError::io("open", &path, e))
+    }
+
+    /// Take the table's lock, waiting for whoever holds it.
+    pub fn wait(layout: &Layout) -> Result<Self, HostError> {
+        let file = Self::open(layout)?;
+        Self::lock(file, layout, FlockOperation::LockExclusive)
+    }
+
+    fn lock(file: fs::File, layout: &Layout, op: FlockOperation) -> Result<Self, HostError> {
+        let path = layout.lock_file();
+        flock(&file, op).map_err(|_| {
             HostError::new(format!(
                 "another polc is installing or reverting table inet {} (it holds `{}`)",
                 layout.table(),
