@@ -28,7 +28,7 @@ impl Lock {
     /// Take the table's lock, or say who holds it.
     pub fn take(layout: &Layout) -> Result<Self, HostError> {
         let file = Self::open(layout)?;
-        Self::lock(file, layout, FlockOperation::NonBlockingLockExclusive)
+        Self::hold(file, layout, FlockOperation::NonBlockingLockExclusive)
     }
 
     fn open(layout: &Layout) -> Result<fs::File, HostError> {
@@ -47,10 +47,10 @@ impl Lock {
     /// Take the table's lock, waiting for whoever holds it.
     pub fn wait(layout: &Layout) -> Result<Self, HostError> {
         let file = Self::open(layout)?;
-        Self::lock(file, layout, FlockOperation::LockExclusive)
+        Self::hold(file, layout, FlockOperation::LockExclusive)
     }
 
-    fn lock(file: fs::File, layout: &Layout, op: FlockOperation) -> Result<Self, HostError> {
+    fn hold(file: fs::File, layout: &Layout, op: FlockOperation) -> Result<Self, HostError> {
         let path = layout.lock_file();
         flock(&file, op).map_err(|_| {
             HostError::new(format!(
