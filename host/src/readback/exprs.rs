@@ -86,11 +86,14 @@ impl Cond {
     }
 }
 
-/// What reading a match found besides the constraint.
+/// What reading a match found besides the constraint, and the constraints
+/// of named sets already read (a set shared by thousands of rules is read
+/// once: `(left side, set name)` → constraint).
 #[derive(Debug, Default)]
 pub struct Found {
     pub notes: Vec<String>,
     pub stale: Vec<String>,
+    named: std::collections::HashMap<(String, String), Cond>,
 }
 
 /// The elements on a match's right side: a named set's, an anonymous
@@ -251,6 +254,32 @@ pub fn match_cond(
 
 /// The packets whose `left` is one of `right`'s elements.
 pub fn key_cond(
+    t: &Table,
+    left: &Value,
+    right: &Value,
+    level: &mut impl Iterator<Item = usize>,
+    found: &mut Found,
+) -> Result<Cond, String> {
+    // A named set's constraint depends on the left side and the set only
+    // (and the level, part of the left side's key below).
+    let Some(name) = right.as_str().filter(|s| s.starts_with('@')) else {
+        return key_cond_uncached(t, left, right, level, found);
+    };
+    let mut lv: Vec<usize> = Vec::new();
+    let is_cgroup = left.pointer("/socket/key").is_some();
+    if is_cgroup {
+        lv.extend(level.next());
+    }
+    let key = (format!("{left}{lv:?}"), name.to_string());
+    if let Some(c) = found.named.get(&key) {
+        return Ok(c.clone());
+    }
+    let c = key_cond_uncached(t, left, right, &mut lv.into_iter(), found)?;
+    found.named.insert(key, c.clone());
+    Ok(c)
+}
+
+fn key_cond_uncached(
     t: &Table,
     left: &Value,
     right: &Value,
