@@ -4,8 +4,10 @@
 //! including those systemd created), in one transaction.
 //!
 //! - Nothing changes before everything that can be checked is: the ruleset
-//!   (`nft -c`, as `--check` below), the tuning (`tuning.sh --check`: every
-//!   sysctl exists and is writable, every interface exists), and that a
+//!   (`nft -c`, as `--check` below), the tunnels (`tunnels.sh --check`:
+//!   each link exists as vti6 or can be created), the tuning
+//!   (`tuning.sh --check`: every sysctl exists and is writable, every
+//!   interface exists), and that a
 //!   build without a policy would not empty a loaded table (unless built
 //!   with `--allow-empty`). The load itself is one nft transaction, so the
 //!   previous table stays loaded when it fails. Undoing what the scripts
@@ -110,6 +112,7 @@ const BODY_END: &str = r#"	else
 # Everything that can be checked is checked before anything changes.
 checks() {
 	check_ruleset || die "ruleset.nft does not pass nft -c; nothing changed"
+	sh "$here/tunnels.sh" --check || die "the tunnels cannot be set up here; nothing changed"
 	sh "$here/tuning.sh" --check || die "the tuning cannot be applied here; nothing changed"
 	if [ "$empty" = 1 ] && "$NFT" list table inet "$table" >/dev/null 2>&1; then
 		die "this build has no policy, and loading it would empty table inet $table, which is loaded now; nothing changed (to mean that, build with polc build --allow-empty)"

@@ -7,6 +7,11 @@
 //! `net.ipv6.conf.DEV.disable_policy=1` (written to /proc/sys, so interface
 //! names with dots need no sysctl escaping).
 //!
+//! `tunnels.sh --check` changes nothing: an existing link of a tunnel's
+//! name must be vti6, and a missing one must be creatable, which is tried
+//! in a throwaway network namespace (`unshare -n`). apply.sh runs it before
+//! anything changes.
+//!
 //! A kernel without vti6 gets "the kernel lacks vti6 tunnels (missing
 //! feature: …)" instead of `ip`'s "Unknown device type". With
 //! `POL_TUNNEL_STANDIN=1` an existing interface of the tunnel's name (a
@@ -28,8 +33,47 @@ const FUNCTIONS: &str = r#"die() {
 
 command -v ip >/dev/null 2>&1 || die "ip not found (install iproute2)"
 
+# --check: only check that every tunnel's link can be set up (an existing
+# link of its name is a vti6 one; otherwise one can be created, tried in a
+# throwaway network namespace); change nothing.
+check=0
+case ${1:-} in
+--check) check=1 ;;
+esac
+
+# run CMD...: run it, unless checking.
+run() {
+	[ "$check" = 1 ] || "$@"
+}
+
+# vti6_creatable DEV LOCAL REMOTE KEY: in a throwaway network namespace.
+vti6_creatable() {
+	command -v unshare >/dev/null 2>&1 && unshare -n true 2>/dev/null || return 0
+	if ! err=$(unshare -n ip link add name "$1" type vti6 local "$2" remote "$3" key "$4" 2>&1); then
+		case $err in
+		*"Unknown device type"* | *"not supported"* | *"Not supported"*)
+			die "the kernel lacks vti6 tunnels (missing feature: CONFIG_IPV6_VTI, module ip6_vti); cannot create $1" ;;
+		*) die "cannot create $1: $err" ;;
+		esac
+	fi
+}
+
 # ensure_vti6 DEV LOCAL REMOTE KEY
 ensure_vti6() {
+	if [ "$check" = 1 ]; then
+		if ip link show dev "$1" >/dev/null 2>&1; then
+			[ "${POL_TUNNEL_STANDIN:-0}" = 1 ] && return 0
+			case $(ip -d link show dev "$1") in
+			*vti6*) return 0 ;;
+			*) die "interface $1 exists and is not a vti6 tunnel" ;;
+			esac
+		fi
+		if command -v modprobe >/dev/null 2>&1; then
+			modprobe -q ip6_vti 2>/dev/null || true
+		fi
+		vti6_creatable "$@"
+		return 0
+	fi
 	if ip link show dev "$1" >/dev/null 2>&1; then
 		if [ "${POL_TUNNEL_STANDIN:-0}" = 1 ]; then
 			printf 'tunnels.sh: %s exists; using it as a stand-in for the vti6 link (POL_TUNNEL_STANDIN=1)\n' "$1" >&2
@@ -55,6 +99,7 @@ ensure_vti6() {
 
 # disable_policy DEV
 disable_policy() {
+	[ "$check" = 1 ] && return 0
 	f=/proc/sys/net/ipv6/conf/$1/disable_policy
 	[ -e "$f" ] || die "no IPv6 configuration for $1 (is IPv6 disabled?)"
 	[ "$(cat "$f")" = 1 ] || printf '1\n' >"$f"
@@ -102,7 +147,7 @@ pub(crate) fn render(program: &Program, sources: &SourceMap) -> String {
                 let mtu = ShWord::new(&m.to_string());
                 s.line(
                     &[
-                        Code("ip link set dev "),
+                        Code("run ip link set dev "),
                         Word(&dev),
                         Code(" mtu "),
                         Word(&mtu),
@@ -111,12 +156,15 @@ pub(crate) fn render(program: &Program, sources: &SourceMap) -> String {
                     None,
                 );
             }
-            None => s.line(&[Code("ip link set dev "), Word(&dev), Code(" up")], None),
+            None => s.line(
+                &[Code("run ip link set dev "), Word(&dev), Code(" up")],
+                None,
+            ),
         }
         let addr = ShWord::new(&format!("{}/{}", t.address.0, t.address.1));
         s.line(
             &[
-                Code("ip -6 addr replace "),
+                Code("run ip -6 addr replace "),
                 Word(&addr),
                 Code(" dev "),
                 Word(&dev),
@@ -125,11 +173,11 @@ pub(crate) fn render(program: &Program, sources: &SourceMap) -> String {
         );
         let routes = v6_prefixes(&t.routes.v6)
             .into_iter()
-            .map(|(a, l)| ("ip -6 route replace ", format!("{a}/{l}")))
+            .map(|(a, l)| ("run ip -6 route replace ", format!("{a}/{l}")))
             .chain(
                 v4_prefixes(&t.routes.v4)
                     .into_iter()
-                    .map(|(a, l)| ("ip -4 route replace ", format!("{a}/{l}"))),
+                    .map(|(a, l)| ("run ip -4 route replace ", format!("{a}/{l}"))),
             );
         for (cmd, prefix) in routes {
             let prefix = ShWord::new(&prefix);
