@@ -124,7 +124,20 @@ fn proof(
     r: &mut Report,
     t: &Timer,
 ) {
-    let expected = match prove::read(reference, table, "build") {
+    // Both tables read back at once.
+    let (expected, kernel) = std::thread::scope(|s| {
+        let expected = s.spawn(|| prove::read(reference, table, "build"));
+        let kernel = prove::read(live, table, "kernel");
+        (expected.join(), kernel)
+    });
+    let Ok(expected) = expected else {
+        r.drift.push(Drift {
+            what: "proof".into(),
+            detail: "reading the build's table back failed".into(),
+        });
+        return;
+    };
+    let expected = match expected {
         Ok(e) => e,
         Err(e) => {
             r.proof.push(format!(
@@ -137,8 +150,7 @@ fn proof(
             return;
         }
     };
-    t.lap("reading the build's table back");
-    let kernel = match prove::read(live, table, "kernel") {
+    let kernel = match kernel {
         Ok(k) => k,
         Err(e) => {
             r.proof.push(format!(
@@ -151,7 +163,7 @@ fn proof(
             return;
         }
     };
-    t.lap("reading the live table back");
+    t.lap("reading both tables back (at once)");
     let outcome = prove::prove((&expected.program, &expected.sources), &kernel);
     t.lap("the proof");
     match outcome {
