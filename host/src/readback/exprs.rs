@@ -92,7 +92,6 @@ impl Cond {
 #[derive(Debug, Default)]
 pub struct Found {
     pub notes: Vec<String>,
-    pub stale: Vec<String>,
     named: std::collections::HashMap<(String, String), Cond>,
 }
 
@@ -405,9 +404,10 @@ fn key_cond_uncached(
                         v.push(Selector::Cgroup(p));
                     }
                 }
-                Value::Number(n) => found.stale.push(format!(
-                    "cgroup id {n} (no cgroup has it now: it was removed or re-created)"
-                )),
+                // The id of a cgroup that is gone (`listing` turns ids with
+                // no path into numbers): it matches nothing, as cgroup ids
+                // are never reused. `polc status` lists them (status/table.rs).
+                Value::Number(_) => {}
                 _ => return Err(format!("cgroup element `{e}`")),
             }
         }

@@ -306,7 +306,6 @@ pub fn program(t: &Table, text: &str, name: &str) -> Result<Readback, Unmodelabl
     let mut cgroups = CgroupTree::default();
     let mut policies = Vec::new();
     let mut notes = Vec::new();
-    let mut stale = Vec::new();
     for name in &t.base_order {
         let c = &t.chains[name];
         let hook = match c.hook.as_deref() {
@@ -345,12 +344,6 @@ pub fn program(t: &Table, text: &str, name: &str) -> Result<Readback, Unmodelabl
         notes.extend(
             w.found
                 .notes
-                .into_iter()
-                .map(|n| format!("chain {name}: {n}")),
-        );
-        stale.extend(
-            w.found
-                .stale
                 .into_iter()
                 .map(|n| format!("chain {name}: {n}")),
         );
@@ -421,6 +414,5 @@ pub fn program(t: &Table, text: &str, name: &str) -> Result<Readback, Unmodelabl
         },
         sources,
         notes,
-        stale_cgroup_ids: stale,
     })
 }

@@ -37,9 +37,6 @@ pub struct Readback {
     pub sources: SourceMap,
     /// What the packet model leaves out (e.g. `oifname` matches).
     pub notes: Vec<String>,
-    /// Set elements that are cgroup ids of cgroups that no longer exist
-    /// (`set NAME: id N`): the set does not match the re-created cgroup.
-    pub stale_cgroup_ids: Vec<String>,
 }
 
 /// What the model cannot state exactly.
