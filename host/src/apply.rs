@@ -144,6 +144,9 @@ pub enum ApplyError {
     Reverted { error: String, to: Option<u64> },
     /// Applying failed and so did restoring the previous generation.
     RevertFailed { error: String, revert: HostError },
+    /// Applying the generation that was already current failed: there is
+    /// nothing to revert to (the host is as apply.sh left it).
+    Failed { error: String, generation: u64 },
 }
 
 /// True when this process may change the network configuration: the
@@ -230,7 +233,10 @@ pub fn apply(build_dir: &Path, root: &Path, opts: &ApplyOptions) -> Result<Appli
     }
     if let Err(error) = run_apply_sh(&gen_dir, &[]) {
         if !new_generation {
-            return Err(ApplyError::Reverted { error, to: None });
+            return Err(ApplyError::Failed {
+                error,
+                generation: installed.generation,
+            });
         }
         // Reverting clears the pending mark: an armed revert finds nothing.
         return match revert_locked(&layout, installed.generation, installed.previous) {

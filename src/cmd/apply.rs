@@ -102,6 +102,12 @@ pub fn run(args: Args) -> u8 {
             );
             1
         }
+        Err(ApplyError::Failed { error, generation }) => {
+            eprintln!(
+                "polc apply: {error}; generation {generation} was already current, so there is nothing to revert to (see polc status)"
+            );
+            1
+        }
         Err(ApplyError::RevertFailed { error, revert }) => {
             eprintln!("polc apply: {error}; reverting failed too: {revert}");
             2
