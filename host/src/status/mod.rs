@@ -96,6 +96,15 @@ pub fn status(dir: &Path) -> Result<Report, HostError> {
     Ok(r)
 }
 
+/// The proof could not be made: say why, as drift.
+fn not_proved(r: &mut Report, why: String) {
+    r.proof.push(format!("not proved: {why}"));
+    r.drift.push(Drift {
+        what: "proof".into(),
+        detail: why,
+    });
+}
+
 /// `POL_STATUS_TIMING=1`: each phase's time on stderr (for benchmarks).
 struct Timer(Option<std::cell::Cell<std::time::Instant>>);
 
@@ -131,35 +140,20 @@ fn proof(
         (expected.join(), kernel)
     });
     let Ok(expected) = expected else {
-        r.drift.push(Drift {
-            what: "proof".into(),
-            detail: "reading the build's table back failed".into(),
-        });
+        not_proved(r, "reading the build's table back failed".into());
         return;
     };
-    let expected = match expected {
-        Ok(e) => e,
-        Err(e) => {
-            r.proof.push(format!(
-                "not proved: the build's own table cannot be modelled: {e}"
-            ));
-            r.drift.push(Drift {
-                what: "proof".into(),
-                detail: format!("the build's table cannot be modelled ({e})"),
-            });
+    let (expected, kernel) = match (expected, kernel) {
+        (Ok(e), Ok(k)) => (e, k),
+        (Err(e), _) => {
+            not_proved(r, format!("the build's own table cannot be modelled: {e}"));
             return;
         }
-    };
-    let kernel = match kernel {
-        Ok(k) => k,
-        Err(e) => {
-            r.proof.push(format!(
-                "not proved: the live table holds what the packet model cannot state: {e}"
-            ));
-            r.drift.push(Drift {
-                what: "proof".into(),
-                detail: format!("the live table cannot be modelled ({e})"),
-            });
+        (_, Err(e)) => {
+            not_proved(
+                r,
+                format!("the live table holds what the packet model cannot state: {e}"),
+            );
             return;
         }
     };
