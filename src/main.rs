@@ -47,6 +47,8 @@ enum Command {
     Rollback(cmd::apply::RollbackArgs),
     /// Compare the live kernel with a build (or the installed generation): drift field by field, and a proof that the live table decides every packet as the build
     Status(cmd::status::Args),
+    /// Run the language server over stdin/stdout (for editors: diagnostics, findings, definitions, hover, formatting)
+    Lsp(cmd::lsp::Args),
 }
 
 /// Stack for the worker thread: deeply nested (hostile) input must end in
@@ -88,6 +90,7 @@ fn real_main() -> ExitCode {
         Command::Confirm(a) => cmd::apply::run_confirm(a),
         Command::Rollback(a) => cmd::apply::run_rollback(a),
         Command::Status(a) => cmd::status::run(a),
+        Command::Lsp(a) => cmd::lsp::run(a),
     };
     ExitCode::from(out::final_status(status))
 }

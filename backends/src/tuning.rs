@@ -80,7 +80,27 @@ const SET_QDISC: &str = r#"# set_qdisc DEV KIND
 set_qdisc() {
 	command -v tc >/dev/null 2>&1 || die "tc not found (install iproute2)"
 	ip link show dev "$1" >/dev/null 2>&1 || die "interface $1 does not exist (needed by qdisc $2)"
-	[ "$check" = 1 ] && return 0
+	case $2 in
+	mq | multiq)
+		n=0
+		for q in "/sys/class/net/$1/queues/tx-"*; do
+			[ -e "$q" ] && n=$((n + 1))
+		done
+		[ "$n" -gt 1 ] || die "qdisc $2 needs a device with several transmit queues; $1 has $n"
+		;;
+	esac
+	if [ "$check" = 1 ]; then
+		# Whether the kernel has the qdisc: try it on the loopback link of a
+		# throwaway network namespace, when one can be made.
+		if unshare -n true 2>/dev/null &&
+			! err=$(unshare -n tc qdisc replace dev lo root "$2" 2>&1); then
+			case $err in
+			*"nknown"* | *"not supported"*) die "the kernel lacks the qdisc $2 (missing feature: module sch_$2)" ;;
+			*) die "tc qdisc replace root $2 fails on a test link: $err" ;;
+			esac
+		fi
+		return 0
+	fi
 	if ! err=$(tc qdisc replace dev "$1" root "$2" 2>&1); then
 		case $err in
 		*"nknown"*) die "the kernel lacks the qdisc $2 (missing feature: module sch_$2)" ;;

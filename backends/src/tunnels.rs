@@ -35,7 +35,8 @@ command -v ip >/dev/null 2>&1 || die "ip not found (install iproute2)"
 
 # --check: only check that every tunnel's link can be set up (an existing
 # link of its name is a vti6 one; otherwise one can be created, tried in a
-# throwaway network namespace); change nothing.
+# throwaway network namespace; no other vti6 link has its endpoints and
+# key); change nothing.
 check=0
 case ${1:-} in
 --check) check=1 ;;
@@ -44,6 +45,35 @@ esac
 # run CMD...: run it, unless checking.
 run() {
 	[ "$check" = 1 ] || "$@"
+}
+
+# is_vti6 DEV: the link is a vti6 tunnel (its kind, not its name, which
+# is vti6-NAME by default).
+is_vti6() {
+	ip -d -j link show dev "$1" 2>/dev/null | grep -q '"info_kind":"vti6"'
+}
+
+# no_clash DEV LOCAL REMOTE KEY: no other vti6 link has these endpoints and
+# key (the kernel allows one; creating or updating DEV would fail).
+no_clash() {
+	k=$(printf '%d.%d.%d.%d' $(($4 >> 24 & 255)) $(($4 >> 16 & 255)) $(($4 >> 8 & 255)) $(($4 & 255)))
+	other=$(ip -d -o link show type vti6 2>/dev/null | while read -r _ name rest; do
+		name=${name%:}
+		name=${name%%@*}
+		[ "$name" = "$1" ] && continue
+		case " $rest " in
+		*" remote $3 "*) ;;
+		*) continue ;;
+		esac
+		case " $rest " in
+		*" local $2 "*) ;;
+		*) continue ;;
+		esac
+		case " $rest " in
+		*" ikey $k "* | *" key $k "*) printf '%s\n' "$name" ;;
+		esac
+	done)
+	[ -z "$other" ] || die "cannot set up $1: the vti6 link $(printf '%s' "$other" | head -n 1) already has local $2 remote $3 key $4 (the kernel allows one such link)"
 }
 
 # vti6_creatable DEV LOCAL REMOTE KEY: in a throwaway network namespace.
@@ -63,14 +93,14 @@ ensure_vti6() {
 	if [ "$check" = 1 ]; then
 		if ip link show dev "$1" >/dev/null 2>&1; then
 			[ "${POL_TUNNEL_STANDIN:-0}" = 1 ] && return 0
-			case $(ip -d link show dev "$1") in
-			*vti6*) return 0 ;;
-			*) die "interface $1 exists and is not a vti6 tunnel" ;;
-			esac
+			is_vti6 "$1" || die "interface $1 exists and is not a vti6 tunnel"
+			no_clash "$@"
+			return 0
 		fi
 		if command -v modprobe >/dev/null 2>&1; then
 			modprobe -q ip6_vti 2>/dev/null || true
 		fi
+		no_clash "$@"
 		vti6_creatable "$@"
 		return 0
 	fi
@@ -79,15 +109,17 @@ ensure_vti6() {
 			printf 'tunnels.sh: %s exists; using it as a stand-in for the vti6 link (POL_TUNNEL_STANDIN=1)\n' "$1" >&2
 			return 0
 		fi
-		case $(ip -d link show dev "$1") in
-		*vti6*) ip link set dev "$1" type vti6 local "$2" remote "$3" key "$4" ;;
-		*) die "interface $1 exists and is not a vti6 tunnel" ;;
-		esac
+		is_vti6 "$1" || die "interface $1 exists and is not a vti6 tunnel"
+		no_clash "$@"
+		if ! err=$(ip link set dev "$1" type vti6 local "$2" remote "$3" key "$4" 2>&1); then
+			die "cannot update $1 to local $2 remote $3 key $4: $err"
+		fi
 		return 0
 	fi
 	if command -v modprobe >/dev/null 2>&1; then
 		modprobe -q ip6_vti 2>/dev/null || true
 	fi
+	no_clash "$@"
 	if ! err=$(ip link add name "$1" type vti6 local "$2" remote "$3" key "$4" 2>&1); then
 		case $err in
 		*"Unknown device type"* | *"not supported"* | *"Not supported"*)

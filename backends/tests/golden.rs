@@ -201,7 +201,8 @@ fn dispatch_runs_become_verdict_maps() {
     let rs = &build(&program, &sources, &BuildOptions::default()).unwrap()[0].contents;
     assert!(rs.contains("socket cgroupv2 level 2 vmap @dispatch_0"));
     assert!(rs.contains("\"apps.slice/app0.service\" : jump policy-egress-d0-k0"));
-    // The base chain holds the preamble and one dispatch rule.
+    // The base chain holds the preamble, the IPv6 control rule and one
+    // dispatch rule.
     let base = &rs[rs.find("chain policy-egress {").unwrap()..];
-    assert_eq!(base.lines().count(), 8, "{base}");
+    assert_eq!(base.lines().count(), 9, "{base}");
 }

@@ -242,8 +242,11 @@ impl Texts {
             // wrap by length, and the line count must only change by that.
             cgroups: self.cgroups.iter().map(|c| "x".repeat(c.len())).collect(),
             sysctl: "x".into(),
-            policy: None,
-            table: None,
+            // Kept: the reference is only built when they are nft
+            // identifiers (`names_ok`), and the table names an artifact
+            // (`systemd/polc-TABLE.service`).
+            policy: self.policy.clone(),
+            table: self.table.clone(),
         }
     }
 }
@@ -459,11 +462,20 @@ fn hostile_names_and_text_never_become_code() {
         let (hp, hs, ho) = apply(&base, &c.sources, &texts.harmless());
         let reference = build(&hp, &hs, &ho).unwrap();
         if line_counts(&arts) != line_counts(&reference) {
-            let (a, r) = arts
+            let names = |v: &[Artifact]| v.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
+            assert_eq!(
+                names(&arts),
+                names(&reference),
+                "hostile text changed the artifacts' names {}",
+                ctx(case)
+            );
+            let Some((a, r)) = arts
                 .iter()
                 .zip(&reference)
                 .find(|(a, r)| a.contents.split('\n').count() != r.contents.split('\n').count())
-                .unwrap();
+            else {
+                unreachable!("same names, and line counts differ")
+            };
             panic!(
                 "hostile text changed the number of lines of {} {}:\n--- hostile\n{}\n--- harmless\n{}",
                 a.name,

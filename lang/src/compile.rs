@@ -21,11 +21,15 @@ pub struct CompileOptions {
     /// What all matcher work may spend together. Clones share it: give
     /// every compilation of one run the same one.
     pub matcher_budget: RunBudget,
+    /// Unsaved editor buffers that stand in for files (`polc lsp`).
+    pub overlay: crate::read::Overlay,
 }
 
 /// The result of compiling one entry file.
 pub struct Compilation {
     pub sources: SourceMap,
+    /// Definitions and uses of names (empty when the files did not parse).
+    pub symbols: crate::symbols::Symbols,
     /// Present when the front end found no errors.
     pub program: Option<ir::Program>,
     pub diagnostics: Diagnostics,
@@ -43,12 +47,14 @@ fn load_entry(
         entry,
         &display,
         opts.root.as_deref(),
+        &opts.overlay,
         &mut sources,
         &mut diags,
     ) {
         Some(loaded) => Ok((loaded, sources, diags)),
         None => Err(Box::new(Compilation {
             sources,
+            symbols: crate::symbols::Symbols::default(),
             program: None,
             diagnostics: diags,
         })),
@@ -88,6 +94,7 @@ fn finish(
         return (
             Compilation {
                 sources,
+                symbols: crate::symbols::Symbols::default(),
                 program: None,
                 diagnostics: diags,
             },
@@ -95,7 +102,7 @@ fn finish(
         );
     }
     let syntax_errors = false;
-    let (program, more, m) = resolve::resolve(
+    let (program, more, m, symbols) = resolve::resolve(
         &loaded,
         &mut sources,
         &MatcherOptions {
@@ -114,6 +121,7 @@ fn finish(
     (
         Compilation {
             sources,
+            symbols,
             program,
             diagnostics: diags,
         },
@@ -155,6 +163,7 @@ pub fn compile_with_packet(
             return (
                 Compilation {
                     sources,
+                    symbols: crate::symbols::Symbols::default(),
                     program: None,
                     diagnostics: diags,
                 },
@@ -186,8 +195,13 @@ pub fn load_entries(entries: &[PathBuf], opts: &CompileOptions) -> SharedLoad {
         .iter()
         .map(|p| (p.clone(), p.display().to_string()))
         .collect();
-    let states =
-        resolve::imports::load_many(&named, opts.root.as_deref(), &mut sources, &mut diagnostics);
+    let states = resolve::imports::load_many(
+        &named,
+        opts.root.as_deref(),
+        &opts.overlay,
+        &mut sources,
+        &mut diagnostics,
+    );
     diagnostics.sort_dedup();
     SharedLoad {
         sources,

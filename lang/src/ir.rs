@@ -517,7 +517,9 @@ impl Socket {
     }
 }
 
-/// A concrete packet: the first packet of a flow.
+/// A concrete packet: the first packet of a flow. An ICMPv6 packet
+/// (`proto` 58) is any ICMPv6 message except the control messages every
+/// policy accepts before its rules (`crate::ipv6_control`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Packet {
     pub socket: Option<Socket>,

@@ -13,6 +13,7 @@ pub mod ast;
 pub mod compile;
 pub mod diag;
 pub mod fmt;
+pub mod ipv6_control;
 pub mod ir;
 pub mod matcher;
 pub mod parse;
@@ -23,6 +24,7 @@ pub mod safe_text;
 pub mod sets;
 pub mod span;
 pub mod stdlib;
+pub mod symbols;
 pub mod systemd;
 
 pub use compile::{compile, compile_source, compile_with_packet, Compilation, CompileOptions};

@@ -170,6 +170,21 @@ const O_NOFOLLOW: i32 = 0o100000;
 const O_NOFOLLOW: i32 = 0o400000;
 const ELOOP: i32 = 40;
 
+/// Texts that stand in for files on disk, by canonical path: the unsaved
+/// buffers of an editor (`polc lsp`). Empty for the command line.
+pub type Overlay = std::sync::Arc<std::collections::HashMap<std::path::PathBuf, String>>;
+
+/// [`read_source`], unless `overlay` holds a text for `path`.
+pub fn read_source_overlaid(path: &Path, overlay: &Overlay) -> Result<String, ReadError> {
+    match overlay.get(path) {
+        Some(t) if t.len() > MAX_SOURCE_BYTES => Err(ReadError::TooLarge {
+            limit: MAX_SOURCE_BYTES,
+        }),
+        Some(t) => Ok(t.clone()),
+        None => read_source(path, true),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {

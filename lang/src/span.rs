@@ -89,6 +89,9 @@ pub struct SourceFile {
     line_starts: Vec<usize>,
     /// True for stdlib modules (embedded in the binary, no file on disk).
     pub builtin: bool,
+    /// The file's canonical path on disk (`None`: a stdlib module or a
+    /// text compiled without a file).
+    pub path: Option<std::path::PathBuf>,
 }
 
 impl SourceFile {
@@ -139,8 +142,16 @@ impl SourceMap {
             text,
             line_starts,
             builtin,
+            path: None,
         });
         id
+    }
+
+    /// Record the canonical path of a file read from disk.
+    pub fn set_path(&mut self, id: FileId, path: std::path::PathBuf) {
+        if let Some(f) = self.files.get_mut(id.0 as usize) {
+            f.path = Some(path);
+        }
     }
 
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {

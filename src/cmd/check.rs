@@ -12,11 +12,9 @@
 use crate::report::{self, Format, Part};
 use crate::CompileFlags;
 use pol_lang::diag::{codes, Diagnostic, Diagnostics};
-use pol_lang::ir::MatcherOrigin;
 use pol_lang::resolve::imports::EntryState;
-use pol_lang::span::{SourceMap, Span};
+use pol_lang::span::SourceMap;
 use pol_lang::{compile, Compilation, CompileOptions};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -110,6 +108,7 @@ pub fn compile_options(flags: &CompileFlags) -> CompileOptions {
             timeout_ms: flags.matcher_timeout_ms,
         },
         matcher_budget: run_budget(flags),
+        overlay: pol_lang::read::Overlay::default(),
     }
 }
 
@@ -142,47 +141,17 @@ pub fn analyze_with(
     let compilation = compile(path, &compile_options(flags));
     let mut diagnostics = compilation.diagnostics.clone();
     if let (Some(program), Some(verifier)) = (&compilation.program, verifier) {
-        let findings = pol_verifier::verify(program, &compilation.sources, verifier);
-        let origins = matcher_origins(program);
-        diagnostics.extend(
-            findings
-                .into_iter()
-                .map(|d| with_matcher_origins(d, &origins)),
-        );
+        diagnostics.extend(pol_verifier::verify_with_origins(
+            program,
+            &compilation.sources,
+            verifier,
+        ));
         diagnostics.sort_dedup();
     }
     Analysis {
         compilation,
         diagnostics,
     }
-}
-
-/// A finding about a rule whose sets a matcher computed says which call
-/// produced them (LANGUAGE.md §7: the matcher's output is all the verifier
-/// sees, so the call is where to look).
-fn with_matcher_origins(
-    mut d: Diagnostic,
-    origins: &HashMap<Span, &[MatcherOrigin]>,
-) -> Diagnostic {
-    let Some(primary) = d.primary else { return d };
-    for o in origins.get(&primary).copied().unwrap_or_default() {
-        d = d.with_related(
-            o.call,
-            format!("this rule's set comes from the matcher call `{}`", o.text),
-        );
-    }
-    d
-}
-
-/// The matcher calls behind each rule that has any, by the rule's span.
-fn matcher_origins(program: &pol_lang::ir::Program) -> HashMap<Span, &[MatcherOrigin]> {
-    program
-        .policies
-        .iter()
-        .flat_map(|p| p.rules.iter())
-        .filter(|r| !r.origins.is_empty())
-        .map(|r| (r.span, r.origins.as_slice()))
-        .collect()
 }
 
 /// What the command line names, directories expanded.

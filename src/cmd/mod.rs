@@ -7,5 +7,6 @@ pub mod exec;
 pub mod explain;
 pub mod fmt;
 pub mod install;
+pub mod lsp;
 pub mod status;
 pub mod test;

@@ -116,3 +116,21 @@ pub fn vm_systemd_scenario(scenario: &str) -> String {
         scenario,
     )
 }
+
+/// Run `bash SCENARIO` (a path under the repository) in the VM without
+/// systemd, as `scripts/vm run VM_ARGS... -- env POLC=... bash SCENARIO`
+/// (VM_ARGS such as `--cpus 2`), with `POLC` set to this build's binary;
+/// returns its stdout.
+pub fn vm_scenario(scenario: &str, vm_args: &[&str]) -> String {
+    ensure_vm();
+    run_ok(
+        Command::new(VM)
+            .arg("run")
+            .args(vm_args)
+            .args(["--timeout", "600", "--", "env"])
+            .arg(format!("POLC={}", env!("CARGO_BIN_EXE_polc")))
+            .args(["bash", scenario])
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+        scenario,
+    )
+}

@@ -29,9 +29,10 @@ pub mod witness;
 use analysis::PolicyCtx;
 use model::CgroupIndex;
 use pol_lang::diag::Diagnostic;
-use pol_lang::ir::{Match, PolicyId, Program};
-use pol_lang::span::SourceMap;
+use pol_lang::ir::{Match, MatcherOrigin, PolicyId, Program};
+use pol_lang::span::{SourceMap, Span};
 use smt::Smt;
+use std::collections::HashMap;
 
 pub use diff::{DiffRegion, DiffReport};
 pub use explain::Explanation;
@@ -78,6 +79,49 @@ impl Default for Options {
             deadline_s: Some(DEFAULT_DEADLINE_S),
         }
     }
+}
+
+/// [`verify`], each finding about a rule whose sets a matcher computed
+/// saying which call produced them (what `polc check` and `polc lsp`
+/// report).
+pub fn verify_with_origins(
+    program: &Program,
+    sources: &SourceMap,
+    opts: &Options,
+) -> Vec<Diagnostic> {
+    let origins = matcher_origins(program);
+    verify(program, sources, opts)
+        .into_iter()
+        .map(|d| with_matcher_origins(d, &origins))
+        .collect()
+}
+
+/// A finding about a rule whose sets a matcher computed says which call
+/// produced them (LANGUAGE.md §7: the matcher's output is all the verifier
+/// sees, so the call is where to look).
+fn with_matcher_origins(
+    mut d: Diagnostic,
+    origins: &HashMap<Span, &[MatcherOrigin]>,
+) -> Diagnostic {
+    let Some(primary) = d.primary else { return d };
+    for o in origins.get(&primary).copied().unwrap_or_default() {
+        d = d.with_related(
+            o.call,
+            format!("this rule's set comes from the matcher call `{}`", o.text),
+        );
+    }
+    d
+}
+
+/// The matcher calls behind each rule that has any, by the rule's span.
+fn matcher_origins(program: &pol_lang::ir::Program) -> HashMap<Span, &[MatcherOrigin]> {
+    program
+        .policies
+        .iter()
+        .flat_map(|p| p.rules.iter())
+        .filter(|r| !r.origins.is_empty())
+        .map(|r| (r.span, r.origins.as_slice()))
+        .collect()
 }
 
 /// Every finding of every policy, then every `expect`.

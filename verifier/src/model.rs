@@ -15,6 +15,11 @@
 //! Rules never match the source port, so there is no source-port variable;
 //! decoded witnesses show source port 40000 for protocols with ports.
 //!
+//! The model is a flow's first packet; the IPv6 control messages every
+//! policy accepts before its rules (`pol_lang::ipv6_control`: ND, RA, MLD)
+//! are outside it, as established flows are: `proto` 58 stands for every
+//! other ICMPv6 message.
+//!
 //! INVARIANT: `Vars::well_formed` is asserted once in every solver; every
 //! satisfying assignment then decodes to a packet that `ir::Match::matches`
 //! treats exactly as the formula does.

@@ -9,7 +9,9 @@
 //! - `do-reject`: TCP reset for TCP, icmpx admin-prohibited otherwise;
 //! - per policy, a base chain `policy-NAME` (filter, its hook, priority
 //!   filter, policy accept or drop — `default reject` is policy drop plus a
-//!   final `goto do-reject`), starting with the stateful preamble;
+//!   final `goto do-reject`), starting with the stateful preamble and the
+//!   rule that accepts IPv6 neighbor discovery, router discovery and MLD
+//!   (`pol_lang::ipv6_control`);
 //! - runs of consecutive rules that each select exactly one cgroup (at one
 //!   level), classid, uid or gid become one verdict-map lookup that jumps to
 //!   a per-key chain holding that key's rules in order; a chain that finds
@@ -79,6 +81,16 @@ fn cgroup_key_path(
         })
 }
 
+/// The rule after the stateful preamble that accepts the IPv6 control
+/// messages a host needs (`pol_lang::ipv6_control`).
+pub fn ipv6_control_rule() -> String {
+    let names: Vec<&str> = pol_lang::ipv6_control::IPV6_CONTROL
+        .iter()
+        .map(|t| t.nft_name)
+        .collect();
+    format!("icmpv6 type {{ {} }} accept", names.join(", "))
+}
+
 /// The base chain name of a policy.
 pub fn chain_name(policy: &Policy) -> String {
     format!("policy-{}", policy.name)
@@ -108,6 +120,7 @@ impl Renderer<'_> {
         ));
         lines.push("ct state established,related accept".into());
         lines.push("ct state invalid drop".into());
+        lines.push(ipv6_control_rule());
         let rules = &policy.rules;
         let mut i = 0;
         let mut run_no = 0;

@@ -24,6 +24,7 @@
 mod support;
 
 mod inbound;
+mod nd;
 mod plan;
 mod probe;
 mod recreate;
@@ -92,6 +93,10 @@ fn main() {
     run(
         "random_input_policies_behave_as_evaluated",
         &inbound::random_input_policies,
+    );
+    run(
+        "ipv6_control_traffic_passes_default_drop",
+        &nd::ipv6_control_traffic,
     );
     run(
         "groups_survive_cgroup_recreation",

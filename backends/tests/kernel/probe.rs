@@ -1,9 +1,10 @@
 //! The namespaced side of the kernel test: runs as `kernel __in_ns DIR`
 //! inside `unshare -n -m` (a private network and mount namespace).
 //!
-//! It mounts cgroup2 at /sys/fs/cgroup, builds a veth whose far end only
-//! listens (static neighbours, so no ARP/NDP), routes the probe
-//! destinations out of it, runs cgroups.sh, loads ruleset.nft, and then,
+//! It mounts cgroup2 at /sys/fs/cgroup, builds a veth whose far end (in a
+//! namespace of its own) answers neighbor discovery and takes in nothing
+//! else, routes the probe destinations out of it, runs cgroups.sh, loads
+//! ruleset.nft, has the kernel resolve the next hops under it, and then,
 //! for each context of the plan, moves itself into that context's cgroup
 //! v2 directory and net_cls class, sends every probe from fresh sockets,
 //! and sees which probes leave the veth (an AF_PACKET socket) — and, for
@@ -22,19 +23,56 @@ use std::process::Command;
 use std::time::Duration;
 
 pub const NET_SETUP: &str = "set -e
+# `ip netns add` keeps its files in /run/netns: a private tmpfs there (or,
+# when the host has no /run/netns, on /run) leaves no trace on the host.
+mount -t tmpfs pol-netns /run/netns 2>/dev/null || { mount -t tmpfs pol-run /run && mkdir /run/netns; }
+ip netns add sink
 ip link set lo up
 ip link add veth0 type veth peer name veth1
-sysctl -q -w net.ipv6.conf.veth1.disable_ipv6=1 2>/dev/null || echo 1 >/proc/sys/net/ipv6/conf/veth1/disable_ipv6
+ip link set veth1 netns sink
 echo 0 >/proc/sys/net/ipv6/conf/veth0/router_solicitations
 ip addr add 192.0.2.1/24 dev veth0
 ip -6 addr add 2001:db8:f::1/64 dev veth0 nodad
+ip -n sink addr add 192.0.2.2/24 dev veth1
+ip -n sink -6 addr add 2001:db8:f::2/64 dev veth1 nodad
 ip link set veth0 up
-ip link set veth1 up
-ip neigh replace 192.0.2.2 lladdr 02:00:00:00:00:02 dev veth0 nud permanent
-ip -6 neigh replace 2001:db8:f::2 lladdr 02:00:00:00:00:02 dev veth0 nud permanent
+ip -n sink link set veth1 up
+# The next hop answers neighbor discovery and ARP and takes in nothing
+# else: no answers (TCP resets, ICMP errors) come back to the probes.
+echo 'table inet sink { chain pre { type filter hook prerouting priority raw; policy drop; icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept; }; }' | ip netns exec sink nft -f -
 ip route add 198.18.0.0/15 via 192.0.2.2
 ip -6 route add 2001:db8:100::/40 via 2001:db8:f::2
 ";
+
+/// After the ruleset is loaded: the kernel resolves a next hop itself
+/// (`managed` neighbours: no address is pre-filled), so IPv6 neighbor
+/// discovery must pass the policy (issue 14). The script waits until every
+/// `(ip prefix, dev, address)` is REACHABLE and fails after 5 s.
+pub fn resolve_script(hops: &[(&str, &str, &str)]) -> String {
+    let mut s = String::from("set -e\n");
+    let mut all = Vec::new();
+    for (ip, dev, addr) in hops {
+        s.push_str(&format!("{ip} neigh replace {addr} dev {dev} managed\n"));
+        all.push(format!(
+            "{ip} neigh show {addr} dev {dev} | grep -q REACHABLE"
+        ));
+    }
+    s.push_str(&format!(
+        "i=0\nuntil {}; do\n    i=$((i + 1))\n    if [ $i -gt 100 ]; then\n        echo \"the next hops did not resolve under the ruleset: $({})\" >&2\n        exit 1\n    fi\n    sleep 0.05\ndone\n",
+        all.join(" && "),
+        hops.iter()
+            .map(|(ip, dev, _)| format!("{ip} neigh show dev {dev}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
+    s
+}
+
+/// This side's next hops.
+pub const NEXT_HOPS: [(&str, &str, &str); 2] = [
+    ("ip", "veth0", "192.0.2.2"),
+    ("ip -6", "veth0", "2001:db8:f::2"),
+];
 
 pub fn sh(script: &str, envs: &[(&str, &str)]) -> Result<String, String> {
     let out = Command::new("sh")
@@ -104,6 +142,7 @@ fn run(dir: &Path) -> Result<(), String> {
         }
     }
     sh(&format!("{{ cat {0}/ruleset.nft; sh {0}/refresh.sh --print; }} >{0}/load.nft && nft -c -f {0}/load.nft && nft -f {0}/load.nft && nft list ruleset >{0}/listed.nft", dir.display()), &[])?;
+    sh(&resolve_script(&NEXT_HOPS), &[])?;
     let orig = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
         .and_then(|s| {

@@ -6,7 +6,8 @@
 //! variants: `ip|ip6 saddr|daddr`, `meta nfproto`, `meta l4proto`,
 //! `tcp|udp|sctp|dccp|udplite|th dport`, `meta l4proto . th dport`,
 //! `socket cgroupv2 level N`, `meta cgroup` (net_cls), `meta skuid`,
-//! `meta skgid`, `ct state`; right sides are a value, a prefix, a range, an anonymous
+//! `meta skgid`, `ct state`, `icmpv6 type` (the IPv6 control messages
+//! only); right sides are a value, a prefix, a range, an anonymous
 //! set or `@SET`. Anything else is an error (the caller reports the rule
 //! as unmodelable). `meta oifname` is outside the packet model: no
 //! constraint, and a note.
@@ -321,6 +322,22 @@ fn key_cond_uncached(
                     s = s.union(&ServiceSet::ports(p, ps.clone()));
                 }
                 c.svc = Some(s);
+            }
+            ("icmpv6", "type") => {
+                // The IPv6 control messages every policy accepts are not
+                // in the packet model (pol_lang::ipv6_control): a match on
+                // them matches no packet of it. Other types are.
+                for e in els {
+                    let name = match e {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        _ => String::new(),
+                    };
+                    if !pol_lang::ipv6_control::is_control(&name) {
+                        return Err(format!("`icmpv6 type {e}` (the packet model has no ICMPv6 type besides the control messages every policy accepts)"));
+                    }
+                }
+                c.to = AddrSet::empty();
             }
             _ => return Err(format!("the payload field `{proto_name} {field}`")),
         }

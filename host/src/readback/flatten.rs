@@ -7,6 +7,10 @@
 //!   match on established, related or invalid packets matches — such
 //!   rules drop out. Rules placed before the preamble also decide
 //!   established flows, which the proof does not cover: a note says so;
+//! - the preamble must be followed by polc's rule accepting the IPv6
+//!   control messages (`pol_lang::ipv6_control`), which the packet model
+//!   leaves out as it leaves out established flows; that rule, and any
+//!   other match on those types only, matches no packet of the model;
 //! - `accept`/`drop`/`reject` end evaluation: a rule of that verdict;
 //! - `jump C` under condition M: C's rules, each under M ∧ its own, in
 //!   place; when C falls off its end evaluation continues after the jump,
@@ -82,6 +86,32 @@ fn is_preamble(r: &KRule, states: &[&str], verdict: &str) -> bool {
     m.pointer("/match/left/ct/key").and_then(Value::as_str) == Some("state")
         && set == states
         && v.get(verdict).is_some()
+}
+
+/// polc's rule accepting the IPv6 control messages, exactly.
+fn is_ipv6_control(r: &KRule) -> bool {
+    let [m, v] = r.exprs.as_slice() else {
+        return false;
+    };
+    let names: Vec<&str> = match m
+        .pointer("/match/right/set")
+        .or_else(|| m.pointer("/match/right"))
+    {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => return false,
+    };
+    let want: Vec<&str> = pol_lang::ipv6_control::IPV6_CONTROL
+        .iter()
+        .map(|t| t.nft_name)
+        .collect();
+    m.pointer("/match/left/payload/protocol")
+        .and_then(Value::as_str)
+        == Some("icmpv6")
+        && m.pointer("/match/left/payload/field")
+            .and_then(Value::as_str)
+            == Some("type")
+        && names == want
+        && v.get("accept").is_some()
 }
 
 impl Walk<'_> {
@@ -330,6 +360,9 @@ pub fn program(t: &Table, text: &str, name: &str) -> Result<Readback, Unmodelabl
         let Some(pre) = pre else {
             return Err(unmodelable(name, None, "it lacks polc's stateful preamble (`ct state established,related accept`, `ct state invalid drop`)"));
         };
+        if !c.rules.get(pre + 2).is_some_and(is_ipv6_control) {
+            return Err(unmodelable(name, None, format!("its stateful preamble is not followed by polc's IPv6 control rule (`{}`): without it the host's neighbor discovery falls to the rules", pol_backends::nft::ipv6_control_rule())));
+        }
         if pre > 0 {
             notes.push(format!("chain {name}: {pre} rule(s) before the stateful preamble also decide packets of established flows, which the proof (first packets) does not cover"));
         }

@@ -184,6 +184,9 @@ impl Resolver<'_> {
 
     /// Run a call and return its output text; `None` after a diagnostic.
     fn run_call(&mut self, c: &ast::Call) -> Option<String> {
+        if let Some(def) = self.ns.get(&c.name.node) {
+            self.uses.push((c.name.span, def.span));
+        }
         match self.ns.get(&c.name.node).copied() {
             None => {
                 let d = self.ns.unknown(&c.name, &[DefKind::Matcher]);

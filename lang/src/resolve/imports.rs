@@ -54,6 +54,7 @@ pub fn load(
     entry: &Path,
     display: &str,
     root: Option<&Path>,
+    overlay: &read::Overlay,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<Loaded> {
@@ -62,11 +63,18 @@ pub fn load(
     if !confined(&canon_entry, display, &root, diags) {
         return None;
     }
-    let text = read_entry(&canon_entry, display, diags)?;
+    let text = read_entry(&canon_entry, display, overlay, diags)?;
     let display_dir = Path::new(display).parent().map(Path::to_path_buf);
     let dir = canon_entry.parent().map(Path::to_path_buf);
     let root_display = root_shown(root.arg, display_dir.as_deref());
-    let mut loader = Loader::new(sources, diags, root.canon.clone(), root_display.clone(), 0);
+    let mut loader = Loader::new(
+        sources,
+        diags,
+        root.canon.clone(),
+        root_display.clone(),
+        0,
+        overlay.clone(),
+    );
     loader.add_file(
         Key::Path(canon_entry),
         display.to_string(),
@@ -101,6 +109,7 @@ pub enum EntryState {
 pub fn load_many(
     entries: &[(PathBuf, String)],
     root: Option<&Path>,
+    overlay: &read::Overlay,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
 ) -> Vec<EntryState> {
@@ -126,7 +135,7 @@ pub fn load_many(
         if !confined(&canon, display, &root, diags) {
             continue;
         }
-        if let Some(text) = read_entry(&canon, display, diags) {
+        if let Some(text) = read_entry(&canon, display, overlay, diags) {
             opened.push((i, canon, text));
         }
     }
@@ -136,6 +145,7 @@ pub fn load_many(
         root.canon.clone(),
         root_display,
         opened.len(),
+        overlay.clone(),
     );
     // (entry index, file index)
     let mut entry_files: Vec<(usize, usize)> = Vec::new();
@@ -249,8 +259,13 @@ fn resolve_entry(entry: &Path, display: &str, diags: &mut Diagnostics) -> Option
 }
 
 /// Read a resolved entry.
-fn read_entry(canon_entry: &Path, display: &str, diags: &mut Diagnostics) -> Option<String> {
-    match read::read_source(canon_entry, true) {
+fn read_entry(
+    canon_entry: &Path,
+    display: &str,
+    overlay: &read::Overlay,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    match read::read_source_overlaid(canon_entry, overlay) {
         Ok(t) => Some(t),
         Err(e) => {
             let code = match e {
@@ -331,7 +346,14 @@ fn load_all(
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
 ) -> Loaded {
-    let mut loader = Loader::new(sources, diags, root.clone(), root_display.clone(), 0);
+    let mut loader = Loader::new(
+        sources,
+        diags,
+        root.clone(),
+        root_display.clone(),
+        0,
+        read::Overlay::default(),
+    );
     let first = loader.add_file(key, name, text, dir, display_dir);
     loader.run(vec![first]);
     Loaded {
@@ -356,6 +378,8 @@ struct Loader<'a> {
     max_files: usize,
     /// The import that went past `max_files` (reported once).
     over_limit: bool,
+    /// Unsaved texts that stand in for files.
+    overlay: read::Overlay,
 }
 
 impl<'a> Loader<'a> {
@@ -365,6 +389,7 @@ impl<'a> Loader<'a> {
         root: PathBuf,
         root_display: String,
         entries: usize,
+        overlay: read::Overlay,
     ) -> Loader<'a> {
         Loader {
             sources,
@@ -377,6 +402,7 @@ impl<'a> Loader<'a> {
             files: Vec::new(),
             max_files: entries.max(1).saturating_add(read::MAX_IMPORTED_FILES),
             over_limit: false,
+            overlay,
         }
     }
 
@@ -448,6 +474,9 @@ impl<'a> Loader<'a> {
     ) -> usize {
         let builtin = matches!(key, Key::Std(_));
         let id = self.sources.add(name, text, builtin);
+        if let Key::Path(p) = &key {
+            self.sources.set_path(id, p.clone());
+        }
         let (ast, errs) = crate::parse::parse_file(id, self.sources.text(id));
         self.diags.extend(errs);
         let idx = self.files.len();
@@ -561,7 +590,7 @@ impl<'a> Loader<'a> {
             if !self.room_for_one_more(span) {
                 return None;
             }
-            let text = match read::read_source(&canon, true) {
+            let text = match read::read_source_overlaid(&canon, &self.overlay) {
                 Ok(t) => t,
                 Err(e) => {
                     let code = match e {

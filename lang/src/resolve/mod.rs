@@ -26,7 +26,7 @@ pub mod tunnels;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{self, GroupId, MatcherOrigin, TunnelId};
 use crate::sets::{AddrSet, ServiceSet};
-use crate::span::SourceMap;
+use crate::span::{SourceMap, Span};
 use imports::Loaded;
 use names::Namespace;
 use std::collections::HashMap;
@@ -51,6 +51,8 @@ pub struct Resolver<'a> {
     pub matchers: calls::Matchers,
     /// Units and slices named by `unit`/`slice` selectors.
     pub systemd: Vec<ir::SystemdUnit>,
+    /// Every name looked up that has a definition: (use, definition's name).
+    pub uses: Vec<(Span, Span)>,
 }
 
 /// Resolve a loaded program. Returns the IR only when there are no errors.
@@ -62,7 +64,12 @@ pub fn resolve(
     sources: &mut SourceMap,
     matcher_opts: &calls::MatcherOptions,
     packet: Option<&crate::ast::PacketSpec>,
-) -> (Option<ir::Program>, Diagnostics, Option<ir::Match>) {
+) -> (
+    Option<ir::Program>,
+    Diagnostics,
+    Option<ir::Match>,
+    crate::symbols::Symbols,
+) {
     let mut diags = Diagnostics::new();
     let ns = Namespace::collect(&loaded.files, &mut diags);
     let mut r = Resolver {
@@ -78,6 +85,7 @@ pub fn resolve(
         tunnels: Vec::new(),
         matchers: calls::Matchers::new(matcher_opts.clone()),
         systemd: Vec::new(),
+        uses: Vec::new(),
     };
     r.load_matchers();
     let order = defgraph::evaluation_order(&mut r);
@@ -94,10 +102,11 @@ pub fn resolve(
     let policies = r.resolve_policies();
     let tests = r.resolve_tests(&policies);
     let packet = packet.and_then(|p| r.packet_spec(p, &mut Vec::new()));
+    let symbols = r.symbols(&policies);
     let mut diags = std::mem::take(&mut r.diags);
     diags.sort_dedup();
     if diags.has_errors() {
-        return (None, diags, None);
+        return (None, diags, None, symbols);
     }
     let program = ir::Program {
         groups: r.groups,
@@ -108,7 +117,7 @@ pub fn resolve(
         tests,
         systemd: r.systemd,
     };
-    (Some(program), diags, packet)
+    (Some(program), diags, packet, symbols)
 }
 
 impl Resolver<'_> {
@@ -131,8 +140,76 @@ impl Resolver<'_> {
                 self.err(d);
                 false
             }
-            Some(_) => true,
+            Some(def) => {
+                self.uses.push((id.span, def.span));
+                true
+            }
         }
+    }
+
+    /// The definitions and uses seen, with what each name resolved to.
+    fn symbols(&self, policies: &[ir::Policy]) -> crate::symbols::Symbols {
+        use crate::symbols::{self as sym, SymbolDef, Symbols};
+        let mut defs: Vec<SymbolDef> = self
+            .ns
+            .defs
+            .iter()
+            .map(|(name, def)| {
+                let detail = match def.kind {
+                    names::DefKind::Network => self
+                        .nets
+                        .get(name)
+                        .cloned()
+                        .flatten()
+                        .map(|(s, _)| sym::describe_addrs(&s)),
+                    names::DefKind::Service => self
+                        .services
+                        .get(name)
+                        .cloned()
+                        .flatten()
+                        .map(|(s, _)| sym::describe_services(&s)),
+                    names::DefKind::Group => self
+                        .group_ids
+                        .get(name)
+                        .and_then(|id| self.groups.iter().find(|g| g.id == *id))
+                        .map(sym::describe_group),
+                    names::DefKind::Tunnel => self
+                        .tunnel_ids
+                        .get(name)
+                        .and_then(|id| self.tunnels.iter().find(|t| t.id == *id))
+                        .map(sym::describe_tunnel),
+                    names::DefKind::Policy => policies
+                        .iter()
+                        .find(|p| &p.name == name)
+                        .map(sym::describe_policy),
+                    names::DefKind::Matcher => {
+                        match &self.loaded.files[def.file].ast.items[def.item] {
+                            crate::ast::Item::Matcher(m) => {
+                                Some(format!("WebAssembly matcher `{}`", m.path.node))
+                            }
+                            _ => None,
+                        }
+                    }
+                };
+                SymbolDef {
+                    name: name.clone(),
+                    kind: def.kind,
+                    span: def.span,
+                    detail: detail.unwrap_or_default(),
+                }
+            })
+            .collect();
+        defs.sort_by_key(|d| (d.span.file, d.span.start));
+        let index: HashMap<Span, usize> =
+            defs.iter().enumerate().map(|(i, d)| (d.span, i)).collect();
+        let mut uses: Vec<(Span, usize)> = self
+            .uses
+            .iter()
+            .filter_map(|(u, d)| Some((*u, *index.get(d)?)))
+            .collect();
+        uses.sort_by_key(|(s, d)| (s.file, s.start, s.end, *d));
+        uses.dedup();
+        Symbols { defs, uses }
     }
 
     pub fn file(&self, fi: usize) -> &imports::LoadedFile {

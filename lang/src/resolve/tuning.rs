@@ -15,6 +15,29 @@ use crate::span::Span;
 use std::collections::HashMap;
 
 /// Qdisc kinds `tc qdisc replace … root KIND` accepts without parameters.
+/// Qdiscs tc knows that `qdisc` refuses, and why: without the parameters or
+/// classes the language cannot give they shape nothing or drop everything
+/// (measured under Debian's 6.1 kernel: issue 14, tests/vm/tuning.sh).
+pub const REFUSED_QDISCS: &[(&str, &str)] = &[
+    (
+        "tbf",
+        "tbf needs a rate, a burst and a limit, which `qdisc` cannot give",
+    ),
+    (
+        "red",
+        "red needs a limit, avpkt and thresholds, which `qdisc` cannot give",
+    ),
+    (
+        "hfsc",
+        "hfsc without classes and a default class drops every packet",
+    ),
+    ("drr", "drr without classes and filters drops every packet"),
+    ("qfq", "qfq without classes and filters drops every packet"),
+];
+
+/// Qdiscs `qdisc "DEV" KIND` installs as a root qdisc with tc's defaults.
+/// `mq` and `multiq` need a device with several transmit queues
+/// (tuning.sh --check says so when it has one).
 pub const QDISCS: &[&str] = &[
     "pfifo_fast",
     "pfifo",
@@ -28,14 +51,9 @@ pub const QDISCS: &[&str] = &[
     "noqueue",
     "mq",
     "prio",
-    "tbf",
     "netem",
     "pie",
-    "red",
     "codel",
-    "hfsc",
-    "drr",
-    "qfq",
     "multiq",
 ];
 
@@ -96,6 +114,20 @@ impl Resolver<'_> {
                                         ),
                                     )
                                     .with_label(why),
+                                );
+                                continue;
+                            }
+                            if let Some((_, why)) =
+                                REFUSED_QDISCS.iter().find(|(k, _)| *k == kind.node)
+                            {
+                                self.err(
+                                    Diagnostic::new(
+                                        codes::INVALID_QDISC,
+                                        kind.span,
+                                        format!("qdisc `{}` is not supported", kind.node),
+                                    )
+                                    .with_label(*why)
+                                    .with_help("use a qdisc that works with tc's defaults, such as `fq`, `fq_codel` or `cake`"),
                                 );
                                 continue;
                             }

@@ -7,9 +7,9 @@ use super::*;
 /// How long the peer waits for answers after sending every probe.
 pub(super) const WAIT: Duration = Duration::from_millis(250);
 
-/// Both namespaces' network: veth0 (policy side) ↔ veth1 (peer), static
-/// neighbours both ways (no ARP/NDP, which an input policy could drop),
-/// routes both ways, and no ICMP error rate limits on the policy side (a
+/// Both namespaces' network: veth0 (policy side) ↔ veth1 (peer), routes
+/// both ways (the neighbours are resolved by the kernel once the ruleset
+/// is loaded, through it: `probe::resolve_script`), and no ICMP error rate limits on the policy side (a
 /// UDP reject is an ICMP error; the limits would turn some into drops).
 pub(super) const NET_SETUP: &str = "set -e
 # `ip netns add` keeps its files in /run/netns: a private tmpfs there (or,
@@ -38,10 +38,6 @@ ip -n peer -6 addr add 2001:db8:f::2/64 dev veth1 nodad
 for a in 2001:db8:100::1 2001:db8:100::4d 2001:db8:101::5 2001:db8:1ff::1; do ip -n peer -6 addr add $a/128 dev veth1 nodad; done
 ip link set veth0 up
 ip -n peer link set veth1 up
-ip neigh replace 192.0.2.2 lladdr 02:00:00:00:00:02 dev veth0 nud permanent
-ip -6 neigh replace 2001:db8:f::2 lladdr 02:00:00:00:00:02 dev veth0 nud permanent
-ip -n peer neigh replace 192.0.2.1 lladdr 02:00:00:00:00:01 dev veth1 nud permanent
-ip -n peer -6 neigh replace 2001:db8:f::1 lladdr 02:00:00:00:00:01 dev veth1 nud permanent
 ip route add 198.18.0.0/15 via 192.0.2.2
 ip -6 route add 2001:db8:100::/40 via 2001:db8:f::2
 ip -n peer route add 203.0.113.0/24 via 192.0.2.1
@@ -118,6 +114,15 @@ pub(super) fn policy_side(dir: &Path) -> Result<(), String> {
     sh(NET_SETUP, &[])?;
     sh(&extra_addr_setup(&probes), &[])?;
     sh(&format!("nft -c -f {0}/ruleset.nft && nft -f {0}/ruleset.nft && nft list ruleset >{0}/listed.nft", dir.display()), &[])?;
+    sh(
+        &crate::probe::resolve_script(&[
+            ("ip", "veth0", "192.0.2.2"),
+            ("ip -6", "veth0", "2001:db8:f::2"),
+            ("ip -n peer", "veth1", "192.0.2.1"),
+            ("ip -n peer -6", "veth1", "2001:db8:f::1"),
+        ]),
+        &[],
+    )?;
     let e = |what: &'static str| move |x: Errno| format!("{what}: {x}");
     // A TCP listener and a UDP socket on every probed (family, port).
     let mut keep = Vec::new();
