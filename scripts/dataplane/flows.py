@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Per-new-flow cost of a loaded ruleset (issue 13), run inside a fresh
+network namespace (`unshare -n`): a veth routes 203.0.113.0/24 away; UDP
+datagrams to fresh ports of 203.0.113.9 (which no benchmark rule allows,
+so each new flow traverses the whole policy to its `default drop`) are
+sent from one socket, and the time per `sendto` (EPERM) is measured:
+first against an empty `policy drop` chain, then against RULESET.
+Prints `empty US`, `ruleset US` (medians of 3 batches of BATCH sends).
+
+    unshare -n python3 flows.py RULESET [BATCH]
+"""
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ruleset = sys.argv[1]
+batch = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
+
+
+def sh(cmd, inp=None):
+    subprocess.run(cmd, shell=True, check=True, input=inp, text=True)
+
+
+sh("ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 192.0.2.1/24 dev v0 "
+   "&& ip link set v0 up && ip link set v1 up && ip route add 203.0.113.0/24 via 192.0.2.2 "
+   "&& ip -6 addr add 2001:db8:f::1/64 dev v0 nodad")
+
+
+def per_flow():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    runs = []
+    port = 1
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(batch):
+            port = port % 60000 + 1
+            try:
+                s.sendto(b"x", ("203.0.113.9", 5000 + port % 60000))
+            except PermissionError:
+                pass
+        runs.append((time.perf_counter() - t0) / batch * 1e6)
+    s.close()
+    return statistics.median(runs)
+
+
+sh("nft -f -", "table inet bench {\n chain o {\n  type filter hook output priority filter; policy drop;\n }\n}\n")
+empty = per_flow()
+sh("nft delete table inet bench")
+sh(f"nft -f {ruleset}")
+full = per_flow()
+print(f"empty {empty:.2f}")
+print(f"ruleset {full:.2f}")
