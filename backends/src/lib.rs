@@ -42,6 +42,9 @@ pub struct BuildOptions {
     /// Shortest run of consecutive single-selector rules (same kind) that is
     /// compiled to a verdict-map dispatch instead of a linear chain.
     pub dispatch_min_run: usize,
+    /// Shortest run of consecutive rules narrowing one address field that
+    /// is compiled to an address dispatch (`nft::addr_run`).
+    pub addr_dispatch_min_run: usize,
     /// A build without a policy may empty a loaded table (apply.sh refuses
     /// otherwise): `polc build --allow-empty`.
     pub allow_empty: bool,
@@ -52,6 +55,7 @@ impl Default for BuildOptions {
         BuildOptions {
             table: "pol".into(),
             dispatch_min_run: 8,
+            addr_dispatch_min_run: 16,
             allow_empty: false,
         }
     }

@@ -93,6 +93,7 @@ fn every_example_and_random_policy_loads_as_proved() {
         for min_run in [2, 8] {
             let opts = BuildOptions {
                 dispatch_min_run: min_run,
+                addr_dispatch_min_run: min_run,
                 ..BuildOptions::default()
             };
             n += 1;
@@ -109,6 +110,11 @@ fn every_example_and_random_policy_loads_as_proved() {
         let (program, sources) = support::gen::kernel_policy(seed, &format!("polprove-{seed}"));
         let opts = BuildOptions {
             dispatch_min_run: if seed % 2 == 0 { 2 } else { 8 },
+            addr_dispatch_min_run: if seed % 3 == 0 {
+                16
+            } else {
+                1 + (seed % 3) as usize
+            },
             ..BuildOptions::default()
         };
         n += 1;
@@ -126,7 +132,10 @@ fn every_example_and_random_policy_loads_as_proved() {
             &format!("random input policy {seed}"),
             &program,
             &sources,
-            &BuildOptions::default(),
+            &BuildOptions {
+                addr_dispatch_min_run: if seed % 2 == 0 { 1 } else { 16 },
+                ..BuildOptions::default()
+            },
         ) {
             failures.push(e);
         }

@@ -6,8 +6,12 @@ so each new flow traverses the whole policy to its `default drop`) are
 sent from one socket, and the time per `sendto` (EPERM) is measured:
 first against an empty `policy drop` chain, then against RULESET.
 Prints `empty US`, `ruleset US` (medians of 3 batches of BATCH sends).
+With FROM (an IPv4 address, added to the veth), the datagrams are sent
+from it too, and `inside US` is printed: for a policy whose subjects are
+source networks, a FROM inside one of them makes each new flow go through
+that network's part of the policy (its bucket), not past it.
 
-    unshare -n python3 flows.py RULESET [BATCH]
+    unshare -n python3 flows.py RULESET [BATCH] [FROM]
 """
 import socket
 import statistics
@@ -17,6 +21,7 @@ import time
 
 ruleset = sys.argv[1]
 batch = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
+source = sys.argv[3] if len(sys.argv) > 3 else None
 
 
 def sh(cmd, inp=None):
@@ -28,8 +33,10 @@ sh("ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 19
    "&& ip -6 addr add 2001:db8:f::1/64 dev v0 nodad")
 
 
-def per_flow():
+def per_flow(bind=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if bind:
+        s.bind((bind, 0))
     runs = []
     port = 1
     for _ in range(3):
@@ -52,3 +59,6 @@ sh(f"nft -f {ruleset}")
 full = per_flow()
 print(f"empty {empty:.2f}")
 print(f"ruleset {full:.2f}")
+if source:
+    sh(f"ip addr add {source}/32 dev v0")
+    print(f"inside {per_flow(source):.2f}")

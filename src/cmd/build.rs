@@ -24,6 +24,11 @@ pub struct Args {
     /// Let a policy file with no `policy` empty the table when applied (apply.sh refuses otherwise)
     #[arg(long)]
     pub allow_empty: bool,
+    /// Shortest run of address-narrowing rules compiled to an address
+    /// dispatch (docs/backends.md); a benchmarking knob: a large value
+    /// gives the linear rendering
+    #[arg(long, hide = true, default_value_t = BuildOptions::default().addr_dispatch_min_run)]
+    pub addr_dispatch_min_run: usize,
     /// Before writing, load the ruleset into a throwaway namespace (root, nft) and prove it decides every packet as the policy
     #[arg(long)]
     pub prove: bool,
@@ -81,6 +86,7 @@ pub fn run(args: Args) -> u8 {
     let opts = BuildOptions {
         table: args.table.clone(),
         allow_empty: args.allow_empty,
+        addr_dispatch_min_run: args.addr_dispatch_min_run,
         ..BuildOptions::default()
     };
     let artifacts = match build(program, sources, &opts) {

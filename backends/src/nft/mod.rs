@@ -18,18 +18,18 @@
 //!   no match returns, and evaluation continues after the run — exact,
 //!   because a socket has exactly one key of each kind.
 
+mod addr_run;
+mod cells;
+mod dispatch;
 mod rules;
 mod sets;
 
 use crate::BuildOptions;
 use pol_lang::ast::Verdict;
-use pol_lang::ir::{CgroupPath, Policy, Program, Selector};
+use pol_lang::ir::{CgroupPath, Policy, Program, Rule, Selector};
 use pol_lang::safe_text::nft::{NftComment, NftString};
 use pol_lang::span::SourceMap;
-use rules::{
-    cgroup_literal, classid_literal, render_rule, rule_selectors, verdict_stmt, RuleCtx,
-    REJECT_CHAIN,
-};
+use rules::{cgroup_literal, classid_literal, rule_selectors, verdict_stmt, REJECT_CHAIN};
 pub use sets::CgroupElement;
 use sets::Sets;
 
@@ -103,6 +103,12 @@ struct Renderer<'a> {
     /// Non-base chains (dispatch targets), rendered before the base chains.
     chains: Vec<(String, Vec<String>)>,
     min_run: usize,
+    /// Shortest run of address-narrowing rules dispatched on the address.
+    addr_min_run: usize,
+    /// Address runs so far (names their maps' chains).
+    addr_runs: usize,
+    /// One-rule chains of rules with counter or log decided by cells.
+    rule_chains: std::collections::HashMap<*const pol_lang::ir::Rule, String>,
     uses_reject: bool,
 }
 
@@ -122,8 +128,9 @@ impl Renderer<'_> {
         lines.push("ct state invalid drop".into());
         lines.push(ipv6_control_rule());
         let rules = &policy.rules;
+        // Socket-key runs long enough for a dispatch, in order.
+        let mut key_runs: Vec<(usize, usize, Dim)> = Vec::new();
         let mut i = 0;
-        let mut run_no = 0;
         while i < rules.len() {
             let key = dispatch_key(self.program, &rules[i]);
             let mut j = i + 1;
@@ -133,34 +140,25 @@ impl Renderer<'_> {
                 {
                     j += 1;
                 }
-            }
-            match key {
-                Some((dim, _)) if j - i >= self.min_run => {
-                    lines.push(self.dispatch_run(policy, &name, run_no, dim, i, j));
-                    run_no += 1;
-                    i = j;
-                }
-                _ => {
-                    // A short run (or no key): render it linearly, all of it,
-                    // so the run is not scanned again from every rule.
-                    for rule in &rules[i..j] {
-                        let ctx = RuleCtx {
-                            program: self.program,
-                            hook: policy.hook,
-                            site: self.sources.file_line(rule.span),
-                        };
-                        let r = render_rule(&ctx, rule, false, &mut self.sets);
-                        if r.is_empty() {
-                            lines.push(format!(
-                                "# {}",
-                                NftComment::new(&format!("{}: matches no packet", ctx.site))
-                            ));
-                        }
-                        lines.extend(r);
-                    }
-                    i = j;
+                if j - i >= self.min_run {
+                    key_runs.push((i, j, *dim));
                 }
             }
+            i = j;
+        }
+        // Between them: the rest, as one list each (address runs inside).
+        let mut at = 0;
+        for (run_no, (i, j, dim)) in key_runs.into_iter().enumerate() {
+            if at < i {
+                let list: Vec<&Rule> = rules[at..i].iter().collect();
+                lines.extend(self.render_list(policy, &name, &list, false));
+            }
+            lines.push(self.dispatch_run(policy, &name, run_no, dim, i, j));
+            at = j;
+        }
+        if at < rules.len() {
+            let list: Vec<&Rule> = rules[at..].iter().collect();
+            lines.extend(self.render_list(policy, &name, &list, false));
         }
         let default_site = self.sources.file_line(policy.default_span);
         match policy.default {
@@ -204,7 +202,7 @@ impl Renderer<'_> {
         j: usize,
     ) -> String {
         let mut keys: Vec<String> = Vec::new();
-        let mut bodies: Vec<Vec<String>> = Vec::new();
+        let mut lists: Vec<Vec<&Rule>> = Vec::new();
         let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for rule in &policy.rules[i..j] {
             let Some((_, key)) = dispatch_key(self.program, rule) else {
@@ -215,23 +213,16 @@ impl Renderer<'_> {
                 None => {
                     index.insert(key.clone(), keys.len());
                     keys.push(key);
-                    bodies.push(Vec::new());
+                    lists.push(Vec::new());
                     keys.len() - 1
                 }
             };
-            let ctx = RuleCtx {
-                program: self.program,
-                hook: policy.hook,
-                site: self.sources.file_line(rule.span),
-            };
-            let r = render_rule(&ctx, rule, true, &mut self.sets);
-            if r.is_empty() {
-                bodies[k].push(format!(
-                    "# {}",
-                    NftComment::new(&format!("{}: matches no packet", ctx.site))
-                ));
-            }
-            bodies[k].extend(r);
+            lists[k].push(rule);
+        }
+        let mut bodies: Vec<Vec<String>> = Vec::new();
+        for (k, list) in lists.iter().enumerate() {
+            let chain = format!("{base}-d{run_no}-k{k}");
+            bodies.push(self.render_list(policy, &chain, list, true));
         }
         let mut elements = Vec::new();
         // cgroup keys: every one is noted for the refresh; those systemd
@@ -298,6 +289,13 @@ pub fn render_with_elements(
         } else {
             opts.dispatch_min_run.max(1)
         },
+        addr_min_run: if naive {
+            usize::MAX
+        } else {
+            opts.addr_dispatch_min_run.max(1)
+        },
+        addr_runs: 0,
+        rule_chains: std::collections::HashMap::new(),
         uses_reject: false,
     };
     let mut base = String::new();

@@ -145,7 +145,7 @@ fn one_or_set(sets: &mut Sets, kind: SetKind, mut els: Vec<String>, site: &str) 
 }
 
 /// One address interval as an nft element: a prefix when it is one.
-fn v4_element(lo: u32, hi: u32) -> String {
+pub fn v4_element(lo: u32, hi: u32) -> String {
     for len in 0..=32u8 {
         if prefix_bounds_v4(lo, len) == (lo, hi) {
             return if len == 32 {
@@ -158,7 +158,7 @@ fn v4_element(lo: u32, hi: u32) -> String {
     format!("{}-{}", Ipv4Addr::from(lo), Ipv4Addr::from(hi))
 }
 
-fn v6_element(lo: u128, hi: u128) -> String {
+pub fn v6_element(lo: u128, hi: u128) -> String {
     for len in 0..=128u8 {
         if prefix_bounds_v6(lo, len) == (lo, hi) {
             return if len == 128 {
@@ -215,7 +215,7 @@ fn addr_match(
     ))
 }
 
-fn proto_literal(p: u8) -> String {
+pub fn proto_literal(p: u8) -> String {
     match p {
         PROTO_TCP => "tcp".into(),
         PROTO_UDP => "udp".into(),
@@ -225,7 +225,7 @@ fn proto_literal(p: u8) -> String {
     }
 }
 
-fn port_element(lo: u16, hi: u16) -> String {
+pub fn port_element(lo: u16, hi: u16) -> String {
     if lo == hi {
         lo.to_string()
     } else {
@@ -300,6 +300,9 @@ pub struct RuleCtx<'a> {
     pub hook: Hook,
     /// `FILE:LINE` of the rule.
     pub site: String,
+    /// Only this family's part of the rule (in an address-dispatch bucket
+    /// of that family); `None`: all of it.
+    pub family: Option<Family>,
 }
 
 /// The verdict statement.
@@ -309,6 +312,29 @@ pub fn verdict_stmt(v: Verdict) -> String {
         Verdict::Drop => "drop".into(),
         Verdict::Reject => format!("goto {REJECT_CHAIN}"),
     }
+}
+
+/// What ends every nft rule of `rule`: `counter`, `log`, the verdict and
+/// `comment "FILE:LINE …"`.
+pub fn rule_tail(ctx: &RuleCtx<'_>, rule: &Rule) -> String {
+    let site = ctx.site.as_str();
+    let mut tail = Vec::new();
+    if rule.counter {
+        tail.push("counter".to_string());
+    }
+    if let Some(log) = &rule.log {
+        match &log.prefix {
+            Some(p) => tail.push(format!("log prefix {}", NftString::log_prefix(p))),
+            None => tail.push("log".into()),
+        }
+    }
+    tail.push(verdict_stmt(rule.verdict));
+    let comment = match &rule.comment {
+        Some(c) => format!("{site} {c}"),
+        None => site.to_string(),
+    };
+    tail.push(format!("comment {}", NftString::text(&comment)));
+    tail.join(" ")
 }
 
 /// The nft rules (one line each, no indentation) for `rule`. With
@@ -348,23 +374,15 @@ pub fn render_rule(
             .map(Some)
             .collect()
     };
-    let mut tail = Vec::new();
-    if rule.counter {
-        tail.push("counter".to_string());
-    }
-    if let Some(log) = &rule.log {
-        match &log.prefix {
-            Some(p) => tail.push(format!("log prefix {}", NftString::log_prefix(p))),
-            None => tail.push("log".into()),
-        }
-    }
-    tail.push(verdict_stmt(rule.verdict));
-    let comment = match &rule.comment {
-        Some(c) => format!("{site} {c}"),
-        None => site.to_string(),
+    let fams: Vec<Option<Family>> = match ctx.family {
+        None => fams,
+        Some(only) => fams
+            .into_iter()
+            .filter(|f| f.is_none_or(|f| f == only))
+            .map(|_| Some(only))
+            .collect(),
     };
-    tail.push(format!("comment {}", NftString::text(&comment)));
-    let tail = tail.join(" ");
+    let tail = rule_tail(ctx, rule);
 
     let mut out = Vec::new();
     for fam in &fams {

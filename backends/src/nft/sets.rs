@@ -72,6 +72,8 @@ struct MapDecl {
     key_type: String,
     elements: Vec<(String, String)>,
     comment: String,
+    /// `flags interval`: keys are prefixes and ranges.
+    interval: bool,
 }
 
 /// One element keyed by a cgroup path, in a set (`verdict: None`) or a
@@ -201,6 +203,26 @@ impl Sets {
             key_type,
             elements,
             comment: comment.to_string(),
+            interval: false,
+        });
+        name
+    }
+
+    /// Declare an interval verdict map keyed by `key_type` (an nft
+    /// expression, possibly a concatenation); returns its name.
+    pub fn interval_map(
+        &mut self,
+        key_type: &str,
+        elements: Vec<(String, String)>,
+        comment: &str,
+    ) -> String {
+        let name = format!("addr_{}", self.maps.len());
+        self.maps.push(MapDecl {
+            name: name.clone(),
+            key_type: key_type.to_string(),
+            elements,
+            comment: comment.to_string(),
+            interval: true,
         });
         name
     }
@@ -224,6 +246,9 @@ impl Sets {
                 "\tmap {} {{\n\t\ttypeof {} : verdict\n",
                 m.name, m.key_type
             ));
+            if m.interval {
+                out.push_str("\t\tflags interval\n");
+            }
             out.push_str(&format!("\t\tcomment {}\n", NftString::text(&m.comment)));
             let els: Vec<String> = m
                 .elements

@@ -5,3 +5,4 @@
 
 pub mod eval;
 pub mod gen;
+pub mod nft_interp;

@@ -460,6 +460,20 @@ fn key_cond_uncached(
             c.svc = Some(s);
             return Ok(c);
         }
+        // One element of a concatenated map (polc's cells: `ip saddr .
+        // meta l4proto . th dport`): the conjunction of its fields.
+        if let [e] = els.as_slice() {
+            let vals = e
+                .get("concat")
+                .and_then(Value::as_array)
+                .filter(|v| v.len() == parts.len())
+                .ok_or_else(|| format!("element `{e}` of the concatenation `{left}`"))?;
+            for (part, val) in parts.iter().zip(vals) {
+                let one = key_cond_uncached(t, part, val, level, found)?;
+                c = c.and(&one)?;
+            }
+            return Ok(c);
+        }
         return Err(format!("the concatenation `{left}`"));
     }
     Err(format!("the match on `{left}`"))

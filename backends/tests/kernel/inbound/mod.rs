@@ -109,7 +109,15 @@ pub fn random_input_policies() -> Result<String, String> {
     for i in 0..n {
         let seed = seed0 + i;
         let (program, sources) = gen::kernel_input_policy(seed);
-        let opts = BuildOptions::default();
+        // Address dispatch and cells on two seeds in three.
+        let opts = BuildOptions {
+            addr_dispatch_min_run: if seed.is_multiple_of(3) {
+                16
+            } else {
+                1 + (seed % 3) as usize
+            },
+            ..BuildOptions::default()
+        };
         let dir = temp_dir(&format!("input-{seed}"));
         match input_case(&dir, &program, &sources, &opts, &probes, &mut stats) {
             Ok(k) => {
