@@ -71,6 +71,10 @@ fn script(n: &Names, exe: &str, dir: &str) -> String {
     let mut s = format!(
         r#"set -eu
 mount -t cgroup2 none /sys/fs/cgroup
+# A machine whose systemd does not run the unified hierarchy has no
+# system.slice there: make it for the scenario, and remove it after.
+made_system=
+[ -d /sys/fs/cgroup/system.slice ] || {{ mkdir /sys/fs/cgroup/system.slice; made_system=1; }}
 ip link set lo up
 ip link add veth0 type veth peer name veth1
 ip addr add 192.0.2.1/24 dev veth0
@@ -102,7 +106,7 @@ run_in() {{
 RAW='{raw}'
 UNIT='{unit_path}'
 SLICE='{slice_path}'
-trap 'for p in "$SLICE/app.scope" "$SLICE/polc-refresh.service" "$SLICE" "${{SLICE%/*}}" "$UNIT" "$RAW" "${{RAW%/*}}"; do rmdir "/sys/fs/cgroup/$p" 2>/dev/null || true; done' EXIT
+trap 'for p in "$SLICE/app.scope" "$SLICE/polc-refresh.service" "$SLICE" "${{SLICE%/*}}" "$UNIT" "$RAW" "${{RAW%/*}}"; do rmdir "/sys/fs/cgroup/$p" 2>/dev/null || true; done; [ -z "$made_system" ] || rmdir /sys/fs/cgroup/system.slice 2>/dev/null || true' EXIT
 
 # Boot: the unit and the slice are not running; the policy loads anyway.
 sh "$D/apply.sh" >/dev/null
