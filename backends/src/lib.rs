@@ -45,6 +45,9 @@ pub struct BuildOptions {
     /// Shortest run of consecutive rules narrowing one address field that
     /// is compiled to an address dispatch (`nft::addr_run`).
     pub addr_dispatch_min_run: usize,
+    /// Dispatch every such run even where the load estimate says the linear
+    /// rendering loads faster (tests, so small policies exercise it).
+    pub addr_dispatch_always: bool,
     /// A build without a policy may empty a loaded table (apply.sh refuses
     /// otherwise): `polc build --allow-empty`.
     pub allow_empty: bool,
@@ -56,6 +59,7 @@ impl Default for BuildOptions {
             table: "pol".into(),
             dispatch_min_run: 8,
             addr_dispatch_min_run: 16,
+            addr_dispatch_always: false,
             allow_empty: false,
         }
     }

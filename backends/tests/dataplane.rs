@@ -271,6 +271,7 @@ fn opts(k: u64) -> BuildOptions {
     BuildOptions {
         dispatch_min_run: [2, 8][(k % 2) as usize],
         addr_dispatch_min_run: [1, 2, 4, 16][(k / 2 % 4) as usize],
+        addr_dispatch_always: k / 2 % 4 < 3,
         ..BuildOptions::default()
     }
 }
@@ -293,13 +294,11 @@ proptest! {
     }
 }
 
-/// A policy whose rules all narrow the destination becomes a dispatch (so
-/// the property above exercises it, not only the linear rendering).
-#[test]
-fn long_runs_become_dispatch_and_cells() {
+/// `n` rules allowing one port each to a /24 (four rules per /24).
+fn long_policy(n: u8) -> (Program, SourceMap) {
     let mut b = Builder::new();
     let p = b.policy("egress", Hook::Output, Verdict::Drop);
-    for i in 0..40u8 {
+    for i in 0..n {
         b.rule(
             p,
             Verdict::Allow,
@@ -312,19 +311,37 @@ fn long_runs_become_dispatch_and_cells() {
             },
         );
     }
-    let (program, sources) = b.finish("long.pol");
-    let arts = build(&program, &sources, &BuildOptions::default()).unwrap();
-    let r = &arts
-        .iter()
+    b.finish("long.pol")
+}
+
+fn ruleset_of(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> String {
+    let arts = build(program, sources, opts).unwrap();
+    arts.into_iter()
         .find(|a| a.name == "ruleset.nft")
         .unwrap()
-        .contents;
+        .contents
+}
+
+/// A run of rules that all narrow the destination becomes a dispatch with
+/// cells where that loads faster than the rules (and with
+/// `addr_dispatch_always`), and stays linear where it would not.
+#[test]
+fn long_runs_become_dispatch_and_cells() {
+    let (program, sources) = long_policy(200);
+    let r = ruleset_of(&program, &sources, &BuildOptions::default());
     assert!(r.contains("ip daddr vmap @addr_"), "{r}");
-    assert!(
-        r.contains("ip saddr . meta l4proto . th dport vmap @addr_"),
-        "{r}"
-    );
+    assert!(r.contains("th dport vmap @addr_"), "{r}");
     agree(&program, &sources, &BuildOptions::default(), 1, 2000);
+    let (program, sources) = long_policy(20);
+    let r = ruleset_of(&program, &sources, &BuildOptions::default());
+    assert!(!r.contains("vmap"), "20 rules load faster linear:\n{r}");
+    let always = BuildOptions {
+        addr_dispatch_always: true,
+        ..BuildOptions::default()
+    };
+    let r = ruleset_of(&program, &sources, &always);
+    assert!(r.contains("th dport vmap @addr_"), "{r}");
+    agree(&program, &sources, &always, 1, 2000);
 }
 
 /// The real nft accepts the stress policies' structures (it refuses

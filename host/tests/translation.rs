@@ -94,6 +94,7 @@ fn every_example_and_random_policy_loads_as_proved() {
             let opts = BuildOptions {
                 dispatch_min_run: min_run,
                 addr_dispatch_min_run: min_run,
+                addr_dispatch_always: min_run < 16,
                 ..BuildOptions::default()
             };
             n += 1;
@@ -115,6 +116,7 @@ fn every_example_and_random_policy_loads_as_proved() {
             } else {
                 1 + (seed % 3) as usize
             },
+            addr_dispatch_always: seed % 3 != 0,
             ..BuildOptions::default()
         };
         n += 1;
@@ -134,6 +136,7 @@ fn every_example_and_random_policy_loads_as_proved() {
             &sources,
             &BuildOptions {
                 addr_dispatch_min_run: if seed % 2 == 0 { 1 } else { 16 },
+                addr_dispatch_always: seed % 2 == 0,
                 ..BuildOptions::default()
             },
         ) {

@@ -27,8 +27,12 @@ use pol_lang::sets::{AddrSet, Family};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// Fewest rules in a bucket worth a cell map rather than a short chain.
-const CELLS_MIN: usize = 4;
+/// Cells per grouped map of small buckets.
+const CHUNK: usize = 256;
+
+/// Cells from which a bucket has a map of its own: a key of one address
+/// fewer costs nft less per element than the chain and map cost.
+const OWN_MAP: usize = 32;
 
 fn element(fam: Family, lo: u128, hi: u128) -> String {
     match fam {
@@ -44,6 +48,33 @@ struct Plan {
     field: Field,
     fams: Vec<(Family, Vec<super::dispatch::Piece>)>,
     copies: usize,
+}
+
+/// A cell with its rule, and the dispatch piece it sits in when cells of
+/// several pieces share one map.
+type Item<'r> = (Option<(u128, u128)>, &'r Rule, Cell);
+
+/// What a bucket becomes.
+enum Body {
+    Cells(Vec<Cell>),
+    Rules,
+}
+
+/// What a structure costs nft to load, by the kind of object (measured
+/// here: 2 cores, kernel 6.18, nftables 1.0.6, `scripts/bench-dataplane`
+/// and docs/performance.md): a rule about 40 µs, a map element about
+/// 23 µs, a chain or a map about 150 µs. Rules are counted per family part.
+#[derive(Debug, Default)]
+struct LoadCost {
+    rules: usize,
+    elements: usize,
+    objects: usize,
+}
+
+impl LoadCost {
+    fn micros(&self) -> usize {
+        40 * self.rules + 23 * self.elements + 150 * self.objects
+    }
 }
 
 /// Most rule copies a run's pieces may hold (past it: linear).
@@ -139,8 +170,10 @@ impl Renderer<'_> {
                         }
                     }
                 };
-                if let Some(plan) = plan {
-                    out.extend(self.addr_run(policy, base, run, plan, skip_groups));
+                if let Some(lines) =
+                    plan.and_then(|p| self.addr_run(policy, base, run, p, skip_groups))
+                {
+                    out.extend(lines);
                     i = j;
                     continue;
                 }
@@ -199,7 +232,16 @@ impl Renderer<'_> {
         })
     }
 
-    /// A planned run: the calling chain's lines.
+    /// A planned run: the calling chain's lines, or `None` when its
+    /// structure would take nft longer to load than the linear rendering
+    /// (`LoadCost`).
+    ///
+    /// Per family: a bucket of rules is a chain of them; a bucket of many
+    /// cells is a chain with its own cell map (keyed by the other address,
+    /// protocol and port); buckets of few cells are grouped, in address
+    /// order, into chunks of about `CHUNK` cells, each a chain with one map
+    /// keyed by both addresses, protocol and port (a chain and a map per
+    /// tiny bucket would cost nft more than the rules they replace).
     fn addr_run(
         &mut self,
         policy: &Policy,
@@ -207,32 +249,134 @@ impl Renderer<'_> {
         run: &[&Rule],
         plan: Plan,
         skip_groups: bool,
-    ) -> Vec<String> {
+    ) -> Option<Vec<String>> {
         let field = plan.field;
+        let mut cost = LoadCost::default();
+        let mut fams = Vec::new();
+        for (fam, pieces) in plan.fams {
+            if pieces.is_empty() {
+                continue;
+            }
+            let mut bodies: HashMap<Vec<usize>, Body> = HashMap::new();
+            for p in &pieces {
+                if !bodies.contains_key(&p.rules) {
+                    let list: Vec<&Rule> = p.rules.iter().map(|&k| run[k]).collect();
+                    let body = self.body(&list, field, fam, skip_groups);
+                    match &body {
+                        Body::Cells(cs) if cs.len() >= OWN_MAP => {
+                            cost.elements += cs.len();
+                            cost.objects += 2;
+                        }
+                        Body::Cells(_) => {}
+                        Body::Rules => {
+                            cost.rules += list.len();
+                            cost.objects += 1;
+                        }
+                    }
+                    bodies.insert(p.rules.clone(), body);
+                }
+            }
+            // Small cell buckets: one copy of their cells per piece.
+            let mut open = 0;
+            for p in &pieces {
+                if let Some(Body::Cells(cs)) = bodies.get(&p.rules) {
+                    if cs.len() < OWN_MAP {
+                        if open == 0 {
+                            cost.objects += 2;
+                        }
+                        open += cs.len();
+                        cost.elements += cs.len();
+                        if open >= CHUNK {
+                            open = 0;
+                        }
+                    }
+                }
+            }
+            cost.elements += pieces.len();
+            cost.objects += 1;
+            fams.push((fam, pieces, bodies));
+        }
+        let linear = LoadCost {
+            rules: run
+                .iter()
+                .map(|r| {
+                    let to = self.to_of(r);
+                    [Family::Ipv4, Family::Ipv6]
+                        .iter()
+                        .filter(|f| r.matches.from.has_family(**f) && to.has_family(**f))
+                        .count()
+                })
+                .sum(),
+            ..LoadCost::default()
+        };
+        if !self.addr_always && cost.micros() > linear.micros() {
+            return None;
+        }
         let n = self.addr_runs;
         self.addr_runs += 1;
         let first = self.sources.file_line(run[0].span);
         let last = self.sources.file_line(run[run.len() - 1].span);
         let mut lines = Vec::new();
-        for (fam, pieces) in plan.fams {
-            if pieces.is_empty() {
-                continue;
-            }
-            let mut bucket_of: HashMap<Vec<usize>, String> = HashMap::new();
+        for (fam, pieces, bodies) in fams {
+            let tag = fam_tag(fam);
+            let mut chain_of: HashMap<&Vec<usize>, String> = HashMap::new();
             let mut elements = Vec::new();
-            for p in pieces {
-                let chain = match bucket_of.get(&p.rules) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let chain = format!("{base}-a{n}-{}b{}", fam_tag(fam), bucket_of.len());
-                        let list: Vec<&Rule> = p.rules.iter().map(|&k| run[k]).collect();
-                        let body = self.bucket(policy, &list, field, fam, skip_groups);
-                        self.chains.push((chain.clone(), body));
-                        bucket_of.insert(p.rules.clone(), chain.clone());
-                        chain
+            // The open chunk: its chain and cells (piece, rule, cell).
+            let mut chunk: Option<String> = None;
+            let mut chunk_cells: Vec<Item<'_>> = Vec::new();
+            let mut chunks = 0;
+            for p in &pieces {
+                let body = &bodies[&p.rules];
+                let chain = match body {
+                    Body::Cells(cs) if cs.len() < OWN_MAP => {
+                        let c = chunk.get_or_insert_with(|| {
+                            chunks += 1;
+                            format!("{base}-a{n}-{tag}c{}", chunks - 1)
+                        });
+                        let c = c.clone();
+                        chunk_cells.extend(cs.iter().map(|cell| {
+                            (Some((p.lo, p.hi)), run[p.rules[cell.rule]], cell.clone())
+                        }));
+                        if chunk_cells.len() >= CHUNK {
+                            let items = std::mem::take(&mut chunk_cells);
+                            let line = self.cell_map(policy, items, field, fam);
+                            self.chains.push((c.clone(), vec![line]));
+                            chunk = None;
+                        }
+                        c
                     }
+                    _ => match chain_of.get(&p.rules) {
+                        Some(c) => c.clone(),
+                        None => {
+                            let c = format!("{base}-a{n}-{tag}b{}", chain_of.len());
+                            let list: Vec<&Rule> = p.rules.iter().map(|&i| run[i]).collect();
+                            let body_lines = match body {
+                                Body::Cells(cs) => {
+                                    let items = cs
+                                        .iter()
+                                        .map(|cell| (None, list[cell.rule], cell.clone()))
+                                        .collect();
+                                    vec![self.cell_map(policy, items, field, fam)]
+                                }
+                                Body::Rules => {
+                                    let mut out = Vec::new();
+                                    for rule in &list {
+                                        self.linear(policy, rule, skip_groups, Some(fam), &mut out);
+                                    }
+                                    out
+                                }
+                            };
+                            self.chains.push((c.clone(), body_lines));
+                            chain_of.insert(&p.rules, c.clone());
+                            c
+                        }
+                    },
                 };
                 elements.push((element(fam, p.lo, p.hi), format!("jump {chain}")));
+            }
+            if let Some(c) = chunk {
+                let line = self.cell_map(policy, chunk_cells, field, fam);
+                self.chains.push((c, vec![line]));
             }
             let key = field.nft(fam);
             let what = format!("rules {first} to {last} by {key}");
@@ -242,72 +386,66 @@ impl Renderer<'_> {
                 NftString::text(&what)
             ));
         }
-        lines
+        Some(lines)
     }
 
-    /// The body of one bucket: a cell map when its rules allow one and the
-    /// cells stay few, else its rules in order.
-    fn bucket(
-        &mut self,
-        policy: &Policy,
-        list: &[&Rule],
-        field: Field,
-        fam: Family,
-        skip_groups: bool,
-    ) -> Vec<String> {
+    /// What one bucket becomes: cells when its rules allow them and they
+    /// stay few, else its rules in order.
+    fn body(&self, list: &[&Rule], field: Field, fam: Family, skip_groups: bool) -> Body {
         let plain = |r: &Rule| {
             r.matches.via.is_none()
                 && (skip_groups || r.matches.groups.is_none())
                 && cellable(r, fam)
         };
-        // Tests dispatch everything (`addr_dispatch_min_run` 1): cells too.
-        let cells_min = CELLS_MIN.min(self.addr_min_run);
-        if list.len() >= cells_min && list.iter().all(|r| plain(r)) {
+        if list.iter().all(|r| plain(r)) {
             let other = field.other();
             let addr_of = |r: &Rule| match other {
                 Field::Saddr => r.matches.from.clone(),
                 Field::Daddr => r.matches.to.clone(),
             };
             if let Some(cs) = cells(list, &addr_of, fam, 8 * list.len() + 16) {
-                return vec![self.cell_map(policy, list, &cs, other, fam)];
+                return Body::Cells(cs);
             }
         }
-        let mut out = Vec::new();
-        for rule in list {
-            self.linear(policy, rule, skip_groups, Some(fam), &mut out);
-        }
-        out
+        Body::Rules
     }
 
-    /// The one line of a cell bucket, declaring its map.
+    /// The one line of a chain deciding `items` (disjoint cells, each with
+    /// its rule, and the dispatch piece it sits in when cells of several
+    /// pieces share the map), declaring its map.
     fn cell_map(
         &mut self,
         policy: &Policy,
-        list: &[&Rule],
-        cells: &[Cell],
-        other: Field,
+        items: Vec<Item<'_>>,
+        field: Field,
         fam: Family,
     ) -> String {
+        let other = field.other();
+        let keyed_by_piece = items.iter().any(|(p, _, _)| p.is_some());
         let mut elements = Vec::new();
         // Each rule's comment and verdict, once.
-        let mut decided: Vec<Option<(String, String)>> = vec![None; list.len()];
-        for c in cells {
-            let rule = list[c.rule];
-            if decided[c.rule].is_none() {
+        let mut decided: HashMap<*const Rule, (String, String)> = HashMap::new();
+        let mut first: Option<&Rule> = None;
+        for (piece, rule, c) in &items {
+            first.get_or_insert(rule);
+            let key = *rule as *const Rule;
+            if let std::collections::hash_map::Entry::Vacant(slot) = decided.entry(key) {
                 let site = self.sources.file_line(rule.span);
                 let comment = match &rule.comment {
                     Some(t) => format!("{site} {t}"),
                     None => site,
                 };
                 let verdict = self.cell_verdict(policy, rule);
-                decided[c.rule] = Some((NftString::text(&comment).to_string(), verdict));
+                slot.insert((NftString::text(&comment).to_string(), verdict));
             }
-            let Some((comment, verdict)) = decided[c.rule].clone() else {
-                continue;
+            let (comment, verdict) = decided[&key].clone();
+            let prefix = match piece {
+                Some((lo, hi)) => format!("{} . ", element(fam, *lo, *hi)),
+                None => String::new(),
             };
             elements.push((
                 format!(
-                    "{} . {} . {} comment {}",
+                    "{prefix}{} . {} . {} comment {}",
                     element(fam, c.addr.0, c.addr.1),
                     proto_literal(c.proto),
                     port_element(c.ports.0, c.ports.1),
@@ -316,9 +454,17 @@ impl Renderer<'_> {
                 verdict,
             ));
         }
-        let key = format!("{} . meta l4proto . th dport", other.nft(fam));
-        let first = self.sources.file_line(list[0].span);
-        let what = format!("{} rules from {first} as cells", list.len());
+        let key = if keyed_by_piece {
+            format!(
+                "{} . {} . meta l4proto . th dport",
+                field.nft(fam),
+                other.nft(fam)
+            )
+        } else {
+            format!("{} . meta l4proto . th dport", other.nft(fam))
+        };
+        let site = first.map_or_else(String::new, |r| self.sources.file_line(r.span));
+        let what = format!("{} cells from {site} on", items.len());
         let map = self.sets.interval_map(&key, elements, &what);
         format!("{key} vmap @{map}")
     }

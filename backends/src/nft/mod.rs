@@ -105,6 +105,8 @@ struct Renderer<'a> {
     min_run: usize,
     /// Shortest run of address-narrowing rules dispatched on the address.
     addr_min_run: usize,
+    /// `BuildOptions::addr_dispatch_always`.
+    addr_always: bool,
     /// Address runs so far (names their maps' chains).
     addr_runs: usize,
     /// One-rule chains of rules with counter or log decided by cells.
@@ -294,6 +296,7 @@ pub fn render_with_elements(
         } else {
             opts.addr_dispatch_min_run.max(1)
         },
+        addr_always: opts.addr_dispatch_always,
         addr_runs: 0,
         rule_chains: std::collections::HashMap::new(),
         uses_reject: false,

@@ -324,6 +324,8 @@ fn random_policies() -> Result<String, String> {
     let probes = standard_probes();
     let mut total = 0;
     let mut stats = std::collections::BTreeMap::new();
+    // How many rulesets had address dispatch, and cell maps.
+    let (mut dispatched, mut with_cells) = (0, 0);
     let mut failures = Vec::new();
     for i in 0..n {
         let seed = seed0 + i;
@@ -352,6 +354,7 @@ fn random_policies() -> Result<String, String> {
             } else {
                 1 + (seed % 3) as usize
             },
+            addr_dispatch_always: !seed.is_multiple_of(3),
             ..BuildOptions::default()
         };
         let dir = temp_dir(&format!("random-{seed}"));
@@ -359,6 +362,10 @@ fn random_policies() -> Result<String, String> {
             Ok(k) => {
                 total += k;
                 tally(&dir, &mut stats);
+                let r = std::fs::read_to_string(dir.join("ruleset.nft")).unwrap_or_default();
+                dispatched +=
+                    usize::from(r.contains("daddr vmap @addr_") || r.contains("saddr vmap @addr_"));
+                with_cells += usize::from(r.contains("th dport vmap @addr_"));
                 if std::env::var_os("POL_KERNEL_KEEP").is_none() {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
@@ -370,7 +377,7 @@ fn random_policies() -> Result<String, String> {
         cleanup_cgroups(&prefix);
     }
     if failures.is_empty() {
-        Ok(format!("{n} random policies (seeds {seed0}..{}), {total} probes sent, all as evaluated; observed {stats:?}", seed0 + n))
+        Ok(format!("{n} random policies (seeds {seed0}..{}; {dispatched} with address dispatch, {with_cells} with cell maps), {total} probes sent, all as evaluated; observed {stats:?}", seed0 + n))
     } else {
         Err(failures.join("\n"))
     }

@@ -116,6 +116,7 @@ pub fn random_input_policies() -> Result<String, String> {
             } else {
                 1 + (seed % 3) as usize
             },
+            addr_dispatch_always: !seed.is_multiple_of(3),
             ..BuildOptions::default()
         };
         let dir = temp_dir(&format!("input-{seed}"));
