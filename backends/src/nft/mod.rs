@@ -67,20 +67,6 @@ fn dispatch_key(program: &Program, rule: &pol_lang::ir::Rule) -> Option<(Dim, St
     }
 }
 
-/// The cgroup path behind a dispatch key literal among `rules`.
-fn cgroup_key_path(
-    program: &Program,
-    rules: &[pol_lang::ir::Rule],
-    key: &str,
-) -> Option<CgroupPath> {
-    rules
-        .iter()
-        .find_map(|r| match rule_selectors(program, r)?.as_slice() {
-            [Selector::Cgroup(p)] if cgroup_literal(p) == key => Some(p.clone()),
-            _ => None,
-        })
-}
-
 /// The rule after the stateful preamble that accepts the IPv6 control
 /// messages a host needs (`pol_lang::ipv6_control`).
 pub fn ipv6_control_rule() -> String {
@@ -206,10 +192,19 @@ impl Renderer<'_> {
         let mut keys: Vec<String> = Vec::new();
         let mut lists: Vec<Vec<&Rule>> = Vec::new();
         let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        // The cgroup path behind each cgroup key (found once, not by a
+        // scan of the run per key).
+        let mut paths: std::collections::HashMap<String, CgroupPath> =
+            std::collections::HashMap::new();
         for rule in &policy.rules[i..j] {
             let Some((_, key)) = dispatch_key(self.program, rule) else {
                 continue;
             };
+            if let (Dim::Cgroup(_), Some(sels)) = (dim, rule_selectors(self.program, rule)) {
+                if let [Selector::Cgroup(p)] = sels.as_slice() {
+                    paths.entry(key.clone()).or_insert_with(|| p.clone());
+                }
+            }
             let k = match index.get(&key) {
                 Some(&k) => k,
                 None => {
@@ -234,7 +229,7 @@ impl Renderer<'_> {
             let chain = format!("{base}-d{run_no}-k{k}");
             let verdict = format!("jump {chain}");
             let path = match dim {
-                Dim::Cgroup(_) => cgroup_key_path(self.program, &policy.rules[i..j], &key),
+                Dim::Cgroup(_) => paths.get(&key).cloned(),
                 _ => None,
             };
             if let Some(p) = path {
