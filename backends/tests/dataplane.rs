@@ -21,11 +21,12 @@ use pol_backends::{build, BuildOptions};
 use pol_lang::ast::{Hook, Verdict};
 use pol_lang::ir::{Addr, CgroupPath, Packet, Program, Selector, Socket};
 use pol_lang::sets::service::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
-use pol_lang::sets::{AddrSet, ServiceSet};
+use pol_lang::sets::AddrSet;
 use pol_lang::span::SourceMap;
 use proptest::prelude::*;
 use support::gen::{self, Builder, Rng};
 use support::nft_interp::Table;
+use support::stress::{stress_policy, Space};
 
 /// Boundary values of a family's ranges: lo, hi, one below, one above.
 fn bounds(out: &mut Vec<u128>, ranges: &[(u128, u128)], max: u128) {
@@ -184,89 +185,6 @@ fn agree(program: &Program, sources: &SourceMap, opts: &BuildOptions, seed: u64,
     }
 }
 
-/// A policy built to stress address dispatch and cells.
-fn stress_policy(seed: u64) -> (Program, SourceMap) {
-    let mut rng = Rng::new(seed);
-    let mut b = Builder::new();
-    let groups = [
-        b.group("a", vec![gen::cg("t.slice/a")]),
-        b.group("b", vec![Selector::Uid(1000)]),
-    ];
-    let hook = if rng.chance(20) {
-        Hook::Input
-    } else {
-        Hook::Output
-    };
-    let verdicts = [Verdict::Allow, Verdict::Drop, Verdict::Reject];
-    let p = b.policy(&format!("stress-{seed}"), hook, *rng.pick(&verdicts));
-    // Nested prefixes from a small pool: heavy overlap.
-    let pool = |rng: &mut Rng| -> AddrSet {
-        let a = rng.below(4) as u8;
-        let bb = rng.below(4) as u8;
-        match rng.below(6) {
-            0 => gen::v4(&format!("10.{a}.0.0"), 16),
-            1 => gen::v4(&format!("10.{a}.{bb}.0"), 24),
-            2 => gen::v4(&format!("10.{a}.{bb}.{}", 16 * rng.below(16)), 28),
-            3 => gen::v6(&format!("2001:db8:{a}::"), 48),
-            4 => gen::v6(&format!("2001:db8:{a}:{bb}::"), 64),
-            _ => gen::v4(&format!("10.{a}.{bb}.{}", rng.below(256)), 32).union(&gen::v6(
-                &format!("2001:db8:{a}:{bb}::{}", rng.below(99)),
-                128,
-            )),
-        }
-    };
-    let n = 1 + rng.below(120);
-    let narrow_src = rng.chance(40);
-    for _ in 0..n {
-        let mut to = pool(&mut rng);
-        if rng.chance(20) {
-            to = to.union(&pool(&mut rng));
-        }
-        if rng.chance(4) {
-            to = AddrSet::any();
-        }
-        let from = if narrow_src && rng.chance(80) {
-            pool(&mut rng)
-        } else {
-            AddrSet::any()
-        };
-        let service = match rng.below(10) {
-            0 => None,
-            1 => Some(ServiceSet::proto(PROTO_ICMP)),
-            2..=4 => {
-                let lo = rng.below(1000) as u16;
-                Some(gen::tcp(lo, lo + rng.below(200) as u16))
-            }
-            5 => Some(gen::udp(53, 53).union(&gen::tcp(53, 53))),
-            _ => Some(gen::tcp(80, 80).union(&gen::tcp(
-                rng.below(100) as u16 + 400,
-                rng.below(100) as u16 + 500,
-            ))),
-        };
-        let g = if hook == Hook::Output && rng.chance(15) {
-            Some(vec![*rng.pick(&groups)])
-        } else {
-            None
-        };
-        let r = b.rule(
-            p,
-            *rng.pick(&verdicts),
-            pol_lang::ir::Match {
-                groups: g,
-                from,
-                to,
-                service,
-                via: None,
-            },
-        );
-        r.counter = rng.chance(10);
-        if rng.chance(5) {
-            r.log = Some(pol_lang::ir::Log { prefix: None });
-        }
-    }
-    b.finish(&format!("stress-{seed}.pol"))
-}
-
 fn opts(k: u64) -> BuildOptions {
     BuildOptions {
         dispatch_min_run: [2, 8][(k % 2) as usize],
@@ -289,7 +207,7 @@ proptest! {
 
     #[test]
     fn stress_policies_agree(seed in any::<u64>(), k in 0u64..8) {
-        let (program, sources) = stress_policy(seed);
+        let (program, sources) = stress_policy(seed, &Space::Lab);
         agree(&program, &sources, &opts(k), seed, 1500);
     }
 }
@@ -362,7 +280,7 @@ fn stress_structures_load_into_the_real_nft() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut loaded = 0;
     for seed in 0..24u64 {
-        let (program, sources) = stress_policy(seed);
+        let (program, sources) = stress_policy(seed, &Space::Lab);
         let arts = build(&program, &sources, &opts(seed % 8)).unwrap();
         let r = &arts
             .iter()

@@ -42,6 +42,13 @@ ip -n sink link set veth1 up
 echo 'table inet sink { chain pre { type filter hook prerouting priority raw; policy drop; icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept; }; }' | ip netns exec sink nft -f -
 ip route add 198.18.0.0/15 via 192.0.2.2
 ip -6 route add 2001:db8:100::/40 via 2001:db8:f::2
+# Rejects answer with ICMP errors, which the kernel rate-limits (per
+# netns: 1000 a second in bursts of 50, and per peer): probes send more.
+for f in ipv4/icmp_msgs_per_sec ipv4/icmp_msgs_burst; do
+    if [ -w /proc/sys/net/$f ]; then echo 1000000 >/proc/sys/net/$f; fi
+done
+echo 0 >/proc/sys/net/ipv4/icmp_ratelimit
+echo 0 >/proc/sys/net/ipv6/icmp/ratelimit
 ";
 
 /// After the ruleset is loaded: the kernel resolves a next hop itself

@@ -6,3 +6,4 @@
 pub mod eval;
 pub mod gen;
 pub mod nft_interp;
+pub mod stress;
