@@ -24,7 +24,7 @@ use pol_lang::sets::service::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 use pol_lang::sets::AddrSet;
 use pol_lang::span::SourceMap;
 use proptest::prelude::*;
-use support::gen::{self, Builder, Rng};
+use support::gen::{self, fam_ranges, Builder, Rng};
 use support::nft_interp::Table;
 use support::stress::{stress_policy, Space};
 
@@ -39,17 +39,6 @@ fn bounds(out: &mut Vec<u128>, ranges: &[(u128, u128)], max: u128) {
         if hi < max {
             out.push(hi + 1);
         }
-    }
-}
-
-fn fam_ranges(s: &AddrSet, v4: bool) -> Vec<(u128, u128)> {
-    if v4 {
-        s.v4.ranges()
-            .iter()
-            .map(|&(a, b)| (u128::from(a), u128::from(b)))
-            .collect()
-    } else {
-        s.v6.ranges().to_vec()
     }
 }
 

@@ -10,12 +10,11 @@
 
 use super::plan::{Ctx, Probe};
 use super::{cleanup_cgroups, first_seed, probe_case, tally, temp_dir};
-use crate::support::gen::{self, Rng};
+use crate::support::gen::{self, fam_ranges, Rng};
 use crate::support::stress::{stress_policy, Space};
 use pol_backends::BuildOptions;
 use pol_lang::ir::Program;
 use pol_lang::sets::service::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
-use pol_lang::sets::AddrSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The destinations the test's namespace routes out of its veth:
@@ -33,18 +32,6 @@ fn text(v4: bool, a: u128) -> String {
         Ipv4Addr::from(u32::try_from(a).unwrap_or(0)).to_string()
     } else {
         Ipv6Addr::from(a).to_string()
-    }
-}
-
-/// A family's ranges of an address set, as u128.
-fn fam_ranges(s: &AddrSet, v4: bool) -> Vec<(u128, u128)> {
-    if v4 {
-        s.v4.ranges()
-            .iter()
-            .map(|&(a, b)| (u128::from(a), u128::from(b)))
-            .collect()
-    } else {
-        s.v6.ranges().to_vec()
     }
 }
 

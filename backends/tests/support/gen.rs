@@ -126,6 +126,18 @@ pub fn v4(s: &str, len: u8) -> AddrSet {
 pub fn v6(s: &str, len: u8) -> AddrSet {
     AddrSet::v6_prefix(s.parse::<Ipv6Addr>().unwrap_or(Ipv6Addr::UNSPECIFIED), len)
 }
+/// A family's ranges of an address set, as u128.
+pub fn fam_ranges(s: &AddrSet, v4: bool) -> Vec<(u128, u128)> {
+    if v4 {
+        s.v4.ranges()
+            .iter()
+            .map(|&(a, b)| (u128::from(a), u128::from(b)))
+            .collect()
+    } else {
+        s.v6.ranges().to_vec()
+    }
+}
+
 pub fn cg(s: &str) -> Selector {
     Selector::Cgroup(CgroupPath::parse(s).unwrap_or_else(|e| panic!("bad cgroup path {s}: {e}")))
 }
