@@ -221,6 +221,31 @@ fn long_policy(n: u8) -> (Program, SourceMap) {
     b.finish("long.pol")
 }
 
+/// 24 rules to one IPv6 /48, a port each, then 24 to IPv4 /24s.
+fn wide_bucket_policy() -> (Program, SourceMap) {
+    let mut b = Builder::new();
+    let p = b.policy("egress", Hook::Output, Verdict::Drop);
+    for i in 0..48u16 {
+        let to = if i < 24 {
+            gen::v6("2001:db8:1::", 48)
+        } else {
+            gen::v4(&format!("10.0.{i}.0"), 24)
+        };
+        b.rule(
+            p,
+            Verdict::Allow,
+            pol_lang::ir::Match {
+                groups: None,
+                from: AddrSet::any(),
+                to,
+                service: Some(gen::tcp(1000 + i, 1000 + i)),
+                via: None,
+            },
+        );
+    }
+    b.finish("wide.pol")
+}
+
 fn ruleset_of(program: &Program, sources: &SourceMap, opts: &BuildOptions) -> String {
     let arts = build(program, sources, opts).unwrap();
     arts.into_iter()
@@ -249,6 +274,55 @@ fn long_runs_become_dispatch_and_cells() {
     let r = ruleset_of(&program, &sources, &always);
     assert!(r.contains("th dport vmap @addr_"), "{r}");
     agree(&program, &sources, &always, 1, 2000);
+}
+
+/// Each form a bucket can take — its own cell map, the grouped cell maps
+/// (keyed by both addresses), a chain of its rules — occurs among the
+/// stress policies, and each policy so rendered agrees with the IR.
+#[test]
+fn every_bucket_form_occurs_and_agrees() {
+    let always = BuildOptions {
+        addr_dispatch_min_run: 1,
+        addr_dispatch_always: true,
+        ..BuildOptions::default()
+    };
+    let (mut own, mut grouped, mut rules) = (0, 0, 0);
+    for seed in 0..61u64 {
+        // Stress policies' buckets are small; the last has one of 24
+        // IPv6 cells (a map of its own loads faster than 24 grouped).
+        let (program, sources) = if seed < 60 {
+            stress_policy(seed, &Space::Lab)
+        } else {
+            wide_bucket_policy()
+        };
+        let r = ruleset_of(&program, &sources, &always);
+        let mut chain = "";
+        for line in r.lines() {
+            let t = line.trim();
+            if let Some(name) = t.strip_prefix("chain ") {
+                chain = name;
+            } else if t.contains(" . meta l4proto . th dport vmap @addr_") {
+                if t.starts_with("ip daddr . ip saddr")
+                    || t.starts_with("ip saddr . ip daddr")
+                    || t.starts_with("ip6 daddr . ip6 saddr")
+                    || t.starts_with("ip6 saddr . ip6 daddr")
+                {
+                    grouped += 1;
+                } else {
+                    own += 1;
+                }
+            } else if t.contains("comment \"stress-")
+                && (chain.contains("-4b") || chain.contains("-6b"))
+            {
+                rules += 1;
+            }
+        }
+        agree(&program, &sources, &always, seed, 300);
+    }
+    assert!(
+        own > 0 && grouped > 0 && rules > 0,
+        "bucket forms over 60 stress policies and a wide bucket: {own} own cell maps, {grouped} grouped, {rules} rules in bucket chains"
+    );
 }
 
 /// The real nft accepts the stress policies' structures (it refuses

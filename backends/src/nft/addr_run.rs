@@ -16,6 +16,7 @@
 
 use super::cells::{cellable, cells, Cell};
 use super::dispatch::{family_ranges, field_set, narrows, pieces, Field};
+use super::load_cost::LoadCost;
 use super::rules::{
     port_element, proto_literal, render_rule, rule_tail, v4_element, v6_element, verdict_stmt,
     RuleCtx,
@@ -30,9 +31,9 @@ use std::collections::HashMap;
 /// Cells per grouped map of small buckets.
 const CHUNK: usize = 256;
 
-/// Cells from which a bucket has a map of its own: a key of one address
-/// fewer costs nft less per element than the chain and map cost.
-const OWN_MAP: usize = 32;
+/// Rules up to which a bucket may hold its rules rather than cells when
+/// the rules load faster (a new flow then tries at most this many).
+const FEW_RULES: usize = 8;
 
 fn element(fam: Family, lo: u128, hi: u128) -> String {
     match fam {
@@ -56,25 +57,13 @@ type Item<'r> = (Option<(u128, u128)>, &'r Rule, Cell);
 
 /// What a bucket becomes.
 enum Body {
-    Cells(Vec<Cell>),
+    /// Disjoint cells, in a map of the bucket's own (`own`) or in the
+    /// grouped maps of small buckets, keyed by both addresses.
+    Cells {
+        cells: Vec<Cell>,
+        own: bool,
+    },
     Rules,
-}
-
-/// What a structure costs nft to load, by the kind of object (measured
-/// here: 2 cores, kernel 6.18, nftables 1.0.6, `scripts/bench-dataplane`
-/// and docs/performance.md): a rule about 40 µs, a map element about
-/// 23 µs, a chain or a map about 150 µs. Rules are counted per family part.
-#[derive(Debug, Default)]
-struct LoadCost {
-    rules: usize,
-    elements: usize,
-    objects: usize,
-}
-
-impl LoadCost {
-    fn micros(&self) -> usize {
-        40 * self.rules + 23 * self.elements + 150 * self.objects
-    }
 }
 
 /// Most rule copies a run's pieces may hold (past it: linear).
@@ -236,12 +225,13 @@ impl Renderer<'_> {
     /// structure would take nft longer to load than the linear rendering
     /// (`LoadCost`).
     ///
-    /// Per family: a bucket of rules is a chain of them; a bucket of many
-    /// cells is a chain with its own cell map (keyed by the other address,
-    /// protocol and port); buckets of few cells are grouped, in address
-    /// order, into chunks of about `CHUNK` cells, each a chain with one map
-    /// keyed by both addresses, protocol and port (a chain and a map per
-    /// tiny bucket would cost nft more than the rules they replace).
+    /// Per family, each bucket as whichever of these loads fastest
+    /// (`cheapest`): a chain of its rules; a chain with its own cell map
+    /// (keyed by the other address, protocol and port); or its cells in
+    /// the grouped maps, in address order, chunks of about `CHUNK` cells,
+    /// each a chain with one map keyed by both addresses, protocol and
+    /// port (a chain and a map per tiny bucket would cost nft more than the
+    /// key's second address).
     fn addr_run(
         &mut self,
         policy: &Policy,
@@ -257,48 +247,32 @@ impl Renderer<'_> {
             if pieces.is_empty() {
                 continue;
             }
+            // Each distinct bucket, with the pieces that lead to it (a
+            // grouped map holds a bucket's cells once per piece).
+            let mut pieces_of: HashMap<&Vec<usize>, Vec<(u128, u128)>> = HashMap::new();
+            for p in &pieces {
+                pieces_of.entry(&p.rules).or_default().push((p.lo, p.hi));
+            }
             let mut bodies: HashMap<Vec<usize>, Body> = HashMap::new();
-            for p in &pieces {
-                if !bodies.contains_key(&p.rules) {
-                    let list: Vec<&Rule> = p.rules.iter().map(|&k| run[k]).collect();
-                    let body = self.body(&list, field, fam, skip_groups);
-                    match &body {
-                        Body::Cells(cs) if cs.len() >= OWN_MAP => {
-                            cost.elements += cs.len();
-                            cost.objects += 2;
-                        }
-                        Body::Cells(_) => {}
-                        Body::Rules => {
-                            cost.rules += list.len();
-                            cost.objects += 1;
-                        }
-                    }
-                    bodies.insert(p.rules.clone(), body);
+            let mut grouped = 0;
+            for (rules, ranges) in pieces_of {
+                let list: Vec<&Rule> = rules.iter().map(|&k| run[k]).collect();
+                let (body, c) = self.cheapest(&list, &ranges, field, fam, skip_groups);
+                cost += c;
+                if let Body::Cells { cells, own: false } = &body {
+                    grouped += cells.len() * ranges.len();
                 }
+                bodies.insert(rules.clone(), body);
             }
-            // Small cell buckets: one copy of their cells per piece.
-            let mut open = 0;
-            for p in &pieces {
-                if let Some(Body::Cells(cs)) = bodies.get(&p.rules) {
-                    if cs.len() < OWN_MAP {
-                        if open == 0 {
-                            cost.objects += 2;
-                        }
-                        open += cs.len();
-                        cost.elements += cs.len();
-                        if open >= CHUNK {
-                            open = 0;
-                        }
-                    }
-                }
-            }
-            cost.elements += pieces.len();
-            cost.objects += 1;
+            // The grouped maps' chains and maps, as many as they fill.
+            cost.objects(2 * grouped.div_ceil(CHUNK));
+            cost.interval_elements(fam, pieces.len());
+            cost.objects(1);
             fams.push((fam, pieces, bodies));
         }
-        let linear = LoadCost {
-            rules: run
-                .iter()
+        let mut linear = LoadCost::default();
+        linear.rules(
+            run.iter()
                 .map(|r| {
                     let to = self.to_of(r);
                     [Family::Ipv4, Family::Ipv6]
@@ -307,8 +281,7 @@ impl Renderer<'_> {
                         .count()
                 })
                 .sum(),
-            ..LoadCost::default()
-        };
+        );
         if !self.addr_always && cost.micros() > linear.micros() {
             return None;
         }
@@ -328,7 +301,10 @@ impl Renderer<'_> {
             for p in &pieces {
                 let body = &bodies[&p.rules];
                 let chain = match body {
-                    Body::Cells(cs) if cs.len() < OWN_MAP => {
+                    Body::Cells {
+                        cells: cs,
+                        own: false,
+                    } => {
                         let c = chunk.get_or_insert_with(|| {
                             chunks += 1;
                             format!("{base}-a{n}-{tag}c{}", chunks - 1)
@@ -351,7 +327,7 @@ impl Renderer<'_> {
                             let c = format!("{base}-a{n}-{tag}b{}", chain_of.len());
                             let list: Vec<&Rule> = p.rules.iter().map(|&i| run[i]).collect();
                             let body_lines = match body {
-                                Body::Cells(cs) => {
+                                Body::Cells { cells: cs, .. } => {
                                     let items = cs
                                         .iter()
                                         .map(|cell| (None, list[cell.rule], cell.clone()))
@@ -389,25 +365,76 @@ impl Renderer<'_> {
         Some(lines)
     }
 
-    /// What one bucket becomes: cells when its rules allow them and they
-    /// stay few, else its rules in order.
-    fn body(&self, list: &[&Rule], field: Field, fam: Family, skip_groups: bool) -> Body {
+    /// What one bucket becomes, and what it costs to load: cells when its
+    /// rules allow them and they stay few — in a map of its own or in the
+    /// grouped maps, whichever loads faster — else its rules in order; a
+    /// bucket of `FEW_RULES` or fewer also holds its rules when they load
+    /// faster than its cells. `ranges` are the pieces that lead to it.
+    /// The cost returned leaves out the grouped maps' own chains and maps
+    /// (the caller counts them once filled), but the choice counts a
+    /// bucket's share of them.
+    fn cheapest(
+        &self,
+        list: &[&Rule],
+        ranges: &[(u128, u128)],
+        field: Field,
+        fam: Family,
+        skip_groups: bool,
+    ) -> (Body, LoadCost) {
+        let mut rules = LoadCost::default();
+        rules.rules(list.len());
+        rules.objects(1);
+        let Some(cells) = self.cells_of(list, field, fam, skip_groups) else {
+            return (Body::Rules, rules);
+        };
+        let mut own = LoadCost::default();
+        own.objects(2);
+        let mut grouped = LoadCost::default();
+        for c in &cells {
+            own.cell(fam, None, c);
+            for &r in ranges {
+                grouped.cell(fam, Some(r), c);
+            }
+        }
+        let mut share = grouped;
+        share.objects_shared(2, cells.len() * ranges.len(), CHUNK);
+        let cheaper = own.min(share);
+        if list.len() <= FEW_RULES && rules < cheaper {
+            return (Body::Rules, rules);
+        }
+        let own_map = own <= share;
+        (
+            Body::Cells {
+                cells,
+                own: own_map,
+            },
+            if own_map { own } else { grouped },
+        )
+    }
+
+    /// A bucket's disjoint cells, when its rules allow them and they stay
+    /// few.
+    fn cells_of(
+        &self,
+        list: &[&Rule],
+        field: Field,
+        fam: Family,
+        skip_groups: bool,
+    ) -> Option<Vec<Cell>> {
         let plain = |r: &Rule| {
             r.matches.via.is_none()
                 && (skip_groups || r.matches.groups.is_none())
                 && cellable(r, fam)
         };
-        if list.iter().all(|r| plain(r)) {
-            let other = field.other();
-            let addr_of = |r: &Rule| match other {
-                Field::Saddr => r.matches.from.clone(),
-                Field::Daddr => r.matches.to.clone(),
-            };
-            if let Some(cs) = cells(list, &addr_of, fam, 8 * list.len() + 16) {
-                return Body::Cells(cs);
-            }
+        if !list.iter().all(|r| plain(r)) {
+            return None;
         }
-        Body::Rules
+        let other = field.other();
+        let addr_of = |r: &Rule| match other {
+            Field::Saddr => r.matches.from.clone(),
+            Field::Daddr => r.matches.to.clone(),
+        };
+        cells(list, &addr_of, fam, 8 * list.len() + 16)
     }
 
     /// The one line of a chain deciding `items` (disjoint cells, each with
