@@ -154,6 +154,18 @@ fn every_example_and_random_policy_loads_as_proved() {
 
 const POLICY: &str = "group web { cgroup \"polprove.slice/web\" }\npolicy egress {\n  hook output\n  default drop\n  allow web to 192.0.2.0/24 tcp 443\n  allow to 198.51.100.0/24 udp 53\n  drop to 203.0.113.0/24\n}\n";
 
+/// `POLICY` compiled and built (default options) under `t`: the program,
+/// its sources, the output directory and the artifacts' paths.
+fn policy_built(t: &Path) -> (Program, SourceMap, PathBuf, Vec<String>) {
+    let file = t.join("p.pol");
+    std::fs::write(&file, POLICY).unwrap();
+    let c = pol_lang::compile(&file, &pol_lang::CompileOptions::default());
+    let program = c.program.unwrap();
+    let out = t.join("out");
+    let paths = build(&out, &program, &c.sources, &BuildOptions::default());
+    (program, c.sources, out, paths)
+}
+
 #[test]
 fn a_hand_edit_that_changes_a_verdict_is_caught_and_one_that_does_not_is_not() {
     if !is_root() {
@@ -161,13 +173,7 @@ fn a_hand_edit_that_changes_a_verdict_is_caught_and_one_that_does_not_is_not() {
         return;
     }
     let t = tempfile::tempdir().unwrap();
-    let file = t.path().join("p.pol");
-    std::fs::write(&file, POLICY).unwrap();
-    let c = pol_lang::compile(&file, &pol_lang::CompileOptions::default());
-    let program = c.program.unwrap();
-    let out = t.path().join("out");
-    let opts = BuildOptions::default();
-    let paths = build(&out, &program, &c.sources, &opts);
+    let (program, sources, out, paths) = policy_built(t.path());
 
     // Accept one more destination port: one packet's verdict changes.
     let changed = throwaway_then(
@@ -178,7 +184,7 @@ fn a_hand_edit_that_changes_a_verdict_is_caught_and_one_that_does_not_is_not() {
     )
     .unwrap();
     let kernel = read(&changed, "pol", "kernel").unwrap();
-    let Proof::Differs(report) = prove((&program, &c.sources), &kernel) else {
+    let Proof::Differs(report) = prove((&program, &sources), &kernel) else {
         panic!("a verdict-changing edit was not caught:\n{}", changed.text);
     };
     let text = report.human();
@@ -197,7 +203,7 @@ fn a_hand_edit_that_changes_a_verdict_is_caught_and_one_that_does_not_is_not() {
     )
     .unwrap();
     let kernel = read(&same, "pol", "kernel").unwrap();
-    let proof = prove((&program, &c.sources), &kernel);
+    let proof = prove((&program, &sources), &kernel);
     assert!(proof.is_equal(), "{proof:?}");
 }
 
@@ -213,12 +219,7 @@ fn a_chain_without_the_ipv6_control_rule_is_not_proved() {
         return;
     }
     let t = tempfile::tempdir().unwrap();
-    let file = t.path().join("p.pol");
-    std::fs::write(&file, POLICY).unwrap();
-    let c = pol_lang::compile(&file, &pol_lang::CompileOptions::default());
-    let program = c.program.unwrap();
-    let out = t.path().join("out");
-    let paths = build(&out, &program, &c.sources, &BuildOptions::default());
+    let (_, _, out, paths) = policy_built(t.path());
 
     let rs = std::fs::read_to_string(out.join("ruleset.nft")).unwrap();
     let rule = pol_backends::nft::ipv6_control_rule();
