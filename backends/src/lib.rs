@@ -46,7 +46,9 @@ pub struct BuildOptions {
     /// is compiled to an address dispatch (`nft::addr_run`).
     pub addr_dispatch_min_run: usize,
     /// Dispatch every such run even where the load estimate says the linear
-    /// rendering loads faster (tests, so small policies exercise it).
+    /// rendering loads faster, and put every cell that can be an exact
+    /// element in a hash map (`nft::hashed`) even where too few are to pay
+    /// for the map (tests, so small policies exercise both).
     pub addr_dispatch_always: bool,
     /// A build without a policy may empty a loaded table (apply.sh refuses
     /// otherwise): `polc build --allow-empty`.

@@ -277,8 +277,9 @@ fn long_runs_become_dispatch_and_cells() {
 }
 
 /// Each form a bucket can take — its own cell map, the grouped cell maps
-/// (keyed by both addresses), a chain of its rules — occurs among the
-/// stress policies, and each policy so rendered agrees with the IR.
+/// (keyed by both addresses), hash maps of its exact cells (`ip daddr &
+/// MASK . …`), a chain of its rules — occurs among the stress policies,
+/// and each policy so rendered agrees with the IR.
 #[test]
 fn every_bucket_form_occurs_and_agrees() {
     let always = BuildOptions {
@@ -286,7 +287,7 @@ fn every_bucket_form_occurs_and_agrees() {
         addr_dispatch_always: true,
         ..BuildOptions::default()
     };
-    let (mut own, mut grouped, mut rules) = (0, 0, 0);
+    let (mut own, mut grouped, mut rules, mut hashed) = (0, 0, 0, 0);
     for seed in 0..61u64 {
         // Stress policies' buckets are small; the last has one of 24
         // IPv6 cells (a map of its own loads faster than 24 grouped).
@@ -301,6 +302,8 @@ fn every_bucket_form_occurs_and_agrees() {
             let t = line.trim();
             if let Some(name) = t.strip_prefix("chain ") {
                 chain = name;
+            } else if t.contains(" . meta l4proto . th dport vmap @hash_") {
+                hashed += 1;
             } else if t.contains(" . meta l4proto . th dport vmap @addr_") {
                 if t.starts_with("ip daddr . ip saddr")
                     || t.starts_with("ip saddr . ip daddr")
@@ -320,8 +323,8 @@ fn every_bucket_form_occurs_and_agrees() {
         agree(&program, &sources, &always, seed, 300);
     }
     assert!(
-        own > 0 && grouped > 0 && rules > 0,
-        "bucket forms over 60 stress policies and a wide bucket: {own} own cell maps, {grouped} grouped, {rules} rules in bucket chains"
+        own > 0 && grouped > 0 && rules > 0 && hashed > 0,
+        "bucket forms over 60 stress policies and a wide bucket: {own} own interval cell maps, {grouped} grouped, {hashed} hash maps of cells, {rules} rules in bucket chains"
     );
 }
 

@@ -43,12 +43,14 @@ fn build(dir: &Path, program: &Program, sources: &SourceMap, opts: &BuildOptions
     paths
 }
 
+/// Load the build, read it back and prove it equal to the policy; `Ok`
+/// says whether the ruleset holds hash maps of cells (`nft::hashed`).
 fn proved(
     name: &str,
     program: &Program,
     sources: &SourceMap,
     opts: &BuildOptions,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
     let paths = build(&out, program, sources, opts);
@@ -56,7 +58,7 @@ fn proved(
     let kernel = read(&listing, &opts.table, "kernel")
         .map_err(|e| format!("{name}: unmodelable: {e}\n{}", listing.text))?;
     match prove((program, sources), &kernel) {
-        Proof::Equal { .. } => Ok(()),
+        Proof::Equal { .. } => Ok(listing.text.contains("th dport vmap @hash_")),
         Proof::Differs(r) | Proof::Incomplete(r) => {
             Err(format!("{name}: differs:\n{}\n{}", r.human(), listing.text))
         }
@@ -143,13 +145,33 @@ fn every_example_and_random_policy_loads_as_proved() {
             failures.push(e);
         }
     }
+    // Stress policies: dispatch and cell maps of every form, hash maps of
+    // masked addresses among them.
+    let mut hashed = 0;
+    for seed in 0..8u64 {
+        let (program, sources) = support::stress::stress_policy(seed, &support::stress::Space::Lab);
+        let opts = BuildOptions {
+            addr_dispatch_min_run: 1 + (seed % 4) as usize,
+            addr_dispatch_always: true,
+            ..BuildOptions::default()
+        };
+        n += 1;
+        match proved(&format!("stress policy {seed}"), &program, &sources, &opts) {
+            Ok(h) => hashed += usize::from(h),
+            Err(e) => failures.push(e),
+        }
+    }
     assert!(
         failures.is_empty(),
         "{} of {n} not proved:\n{}",
         failures.len(),
         failures.join("\n\n")
     );
-    println!("{n} builds proved equal to their policies");
+    assert!(
+        hashed > 0,
+        "no stress policy was read back with hash maps of cells"
+    );
+    println!("{n} builds proved equal to their policies ({hashed} stress policies with hash maps of cells)");
 }
 
 const POLICY: &str = "group web { cgroup \"polprove.slice/web\" }\npolicy egress {\n  hook output\n  default drop\n  allow web to 192.0.2.0/24 tcp 443\n  allow to 198.51.100.0/24 udp 53\n  drop to 203.0.113.0/24\n}\n";

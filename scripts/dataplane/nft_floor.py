@@ -5,7 +5,9 @@ the kernel builds for it (issue 13's load target; docs/performance.md
 a fresh network namespace, median of 3 of wall, user and system time
 (user is nft's parser and evaluation, system the kernel's set backend).
 
-    scripts/dataplane/nft_floor.py [N] [--kernel]   # root (unshare, nft)
+    scripts/dataplane/nft_floor.py [N] [--kernel] [--only=TEXT ...]   # root (unshare, nft)
+
+--only=TEXT measures only the kinds whose name contains TEXT.
 
 --kernel adds, from `perf record -g` of one more load, the time inside the
 kernel's batch handler (nfnetlink_rcv_batch, inclusive): what loading
@@ -27,6 +29,7 @@ import time
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 n = int(args[0]) if args else 20000
 kernel = "--kernel" in sys.argv
+only = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--only=")]
 
 
 def v4(i):
@@ -44,6 +47,20 @@ KINDS = [
      lambda i: f"{v4(i)}.0/28 . tcp . {1000 + i % 50}-{1100 + i % 50}"),
     ("pipapo: ipv6 /48 . tcp . port", "ip6 daddr . meta l4proto . th dport", True,
      lambda i: f"2001:db8:{i:x}::/48 . tcp . {1000 + i % 50}"),
+    ("pipapo: ipv4 /24 . ipv4 /28 . tcp . port", "ip saddr . ip daddr . meta l4proto . th dport", True,
+     lambda i: f"172.16.{i % 200}.0/24 . {v4(i)}.0/28 . tcp . {1000 + i % 50}"),
+    ("pipapo: ipv6 /48 . ipv6 /48 . tcp . port", "ip6 saddr . ip6 daddr . meta l4proto . th dport", True,
+     lambda i: f"fd00:{i % 200:x}::/48 . 2001:db8:{i:x}::/48 . tcp . {1000 + i % 50}"),
+    # Masked exact keys (`ip daddr & MASK . …`): the map holds each
+    # prefix's first address, a hash lookup.
+    ("hash: ipv4 & /28 . tcp . port", "ip daddr . meta l4proto . th dport", False,
+     lambda i: f"{v4(i)}.0 . tcp . {1000 + i % 50}"),
+    ("hash: ipv6 & /48 . tcp . port", "ip6 daddr . meta l4proto . th dport", False,
+     lambda i: f"2001:db8:{i:x}:: . tcp . {1000 + i % 50}"),
+    ("hash: ipv4 & /24 . ipv4 & /28 . tcp . port", "ip saddr . ip daddr . meta l4proto . th dport", False,
+     lambda i: f"172.16.{i % 200}.0 . {v4(i)}.0 . tcp . {1000 + i % 50}"),
+    ("hash: ipv6 & /48 . ipv6 & /48 . tcp . port", "ip6 saddr . ip6 daddr . meta l4proto . th dport", False,
+     lambda i: f"fd00:{i % 200:x}:: . 2001:db8:{i:x}:: . tcp . {1000 + i % 50}"),
 ]
 
 
@@ -95,6 +112,8 @@ print(f"| map kind ({n} elements) | comment | wall | user | system | per element
 print("|---|---|---:|---:|---:|---:|" + ("---:|---:|" if kernel else ""))
 with tempfile.TemporaryDirectory() as d:
     for name, key, interval, elem in KINDS:
+        if only and not any(o in name for o in only):
+            continue
         for comment in (False, True):
             path = os.path.join(d, "r.nft")
             with open(path, "w") as f:

@@ -8,14 +8,17 @@
 //! `ip daddr vmap @addr_run_N comment "rules FILE:L1 to FILE:L2 by ip
 //! daddr"` (and its `ip6` twin); chains `CALLER-aN-4bK` / `-6bK`, each
 //! holding either the rules of that bucket (with their own comments) or
-//! one `ip saddr . meta l4proto . th dport vmap @cells_M`, whose elements
-//! carry the deciding rule's `FILE:LINE` as their comment. A rule with
+//! its cells: up to four `ip saddr & MASK . meta l4proto . th dport vmap
+//! @hash_M` lookups of exact cells (`hashed`) and one `ip saddr . meta
+//! l4proto . th dport vmap @addr_M` of the rest, whose elements carry the
+//! deciding rule's `FILE:LINE` as their comment. A rule with
 //! `counter` or `log` is decided by a one-rule chain `POLICY-rule-N`
 //! holding its counter, log, verdict and comment, so each counter still
 //! counts one source rule.
 
 use super::cells::{cellable, cells, Cell};
 use super::dispatch::{family_ranges, field_set, narrows, pieces, Field};
+use super::hashed;
 use super::load_cost::LoadCost;
 use super::rules::{
     port_element, proto_literal, render_rule, rule_tail, v4_element, v6_element, verdict_stmt,
@@ -41,6 +44,28 @@ fn element(fam: Family, lo: u128, hi: u128) -> String {
         Family::Ipv4 => v4_element(lo as u32, hi as u32),
         Family::Ipv6 => v6_element(lo, hi),
     }
+}
+
+/// The first address of a prefix, as a hash map's element holds it.
+fn net(fam: Family, lo: u128) -> String {
+    match fam {
+        Family::Ipv4 => std::net::Ipv4Addr::from(lo as u32).to_string(),
+        Family::Ipv6 => std::net::Ipv6Addr::from(lo).to_string(),
+    }
+}
+
+/// `ip daddr & MASK` for a prefix of `len` bits (the bare field for a
+/// host address).
+fn masked_field(f: Field, fam: Family, len: u32) -> String {
+    let b = hashed::bits(fam);
+    if len >= b {
+        return f.nft(fam);
+    }
+    let mask = match fam {
+        Family::Ipv4 => std::net::Ipv4Addr::from(u32::MAX << (32 - len)).to_string(),
+        Family::Ipv6 => std::net::Ipv6Addr::from(u128::MAX << (128 - len)).to_string(),
+    };
+    format!("{} & {mask}", f.nft(fam))
 }
 
 /// A run's dispatch: its field, each family's pieces, and the rule copies
@@ -315,8 +340,8 @@ impl Renderer<'_> {
                         }));
                         if chunk_cells.len() >= CHUNK {
                             let items = std::mem::take(&mut chunk_cells);
-                            let line = self.cell_map(policy, items, field, fam);
-                            self.chains.push((c.clone(), vec![line]));
+                            let lines = self.cell_map(policy, items, field, fam);
+                            self.chains.push((c.clone(), lines));
                             chunk = None;
                         }
                         c
@@ -332,7 +357,7 @@ impl Renderer<'_> {
                                         .iter()
                                         .map(|cell| (None, list[cell.rule], cell.clone()))
                                         .collect();
-                                    vec![self.cell_map(policy, items, field, fam)]
+                                    self.cell_map(policy, items, field, fam)
                                 }
                                 Body::Rules => {
                                     let mut out = Vec::new();
@@ -351,8 +376,8 @@ impl Renderer<'_> {
                 elements.push((element(fam, p.lo, p.hi), format!("jump {chain}")));
             }
             if let Some(c) = chunk {
-                let line = self.cell_map(policy, chunk_cells, field, fam);
-                self.chains.push((c, vec![line]));
+                let lines = self.cell_map(policy, chunk_cells, field, fam);
+                self.chains.push((c, lines));
             }
             let key = field.nft(fam);
             let what = format!("rules {first} to {last} by {key}");
@@ -388,10 +413,15 @@ impl Renderer<'_> {
             return (Body::Rules, rules);
         };
         let mut own = LoadCost::default();
-        own.objects(2);
+        own.objects(1);
+        let items: Vec<_> = cells.iter().map(|c| (None, c)).collect();
+        own += hashed::split(fam, &items, self.addr_always).1;
+        // In the grouped maps, each cell as an interval element: a chunk's
+        // split (`hashed`) is made over its ~256 cells from many buckets
+        // and only ever lowers what it costs, so the estimate stays an
+        // upper bound — what the "never slower than linear" guard needs.
         let mut grouped = LoadCost::default();
         for c in &cells {
-            own.cell(fam, None, c);
             for &r in ranges {
                 grouped.cell(fam, Some(r), c);
             }
@@ -437,24 +467,22 @@ impl Renderer<'_> {
         cells(list, &addr_of, fam, 8 * list.len() + 16)
     }
 
-    /// The one line of a chain deciding `items` (disjoint cells, each with
+    /// The lines of a chain deciding `items` (disjoint cells, each with
     /// its rule, and the dispatch piece it sits in when cells of several
-    /// pieces share the map), declaring its map.
+    /// pieces share the map), declaring its maps: a lookup per hash map of
+    /// exact cells (`hashed`), then one of the interval map of the rest.
     fn cell_map(
         &mut self,
         policy: &Policy,
         items: Vec<Item<'_>>,
         field: Field,
         fam: Family,
-    ) -> String {
+    ) -> Vec<String> {
         let other = field.other();
         let keyed_by_piece = items.iter().any(|(p, _, _)| p.is_some());
-        let mut elements = Vec::new();
         // Each rule's comment and verdict, once.
         let mut decided: HashMap<*const Rule, (String, String)> = HashMap::new();
-        let mut first: Option<&Rule> = None;
-        for (piece, rule, c) in &items {
-            first.get_or_insert(rule);
+        for (_, rule, _) in &items {
             let key = *rule as *const Rule;
             if let std::collections::hash_map::Entry::Vacant(slot) = decided.entry(key) {
                 let site = self.sources.file_line(rule.span);
@@ -465,23 +493,8 @@ impl Renderer<'_> {
                 let verdict = self.cell_verdict(policy, rule);
                 slot.insert((NftString::text(&comment).to_string(), verdict));
             }
-            let (comment, verdict) = decided[&key].clone();
-            let prefix = match piece {
-                Some((lo, hi)) => format!("{} . ", element(fam, *lo, *hi)),
-                None => String::new(),
-            };
-            elements.push((
-                format!(
-                    "{prefix}{} . {} . {} comment {}",
-                    element(fam, c.addr.0, c.addr.1),
-                    proto_literal(c.proto),
-                    port_element(c.ports.0, c.ports.1),
-                    comment
-                ),
-                verdict,
-            ));
         }
-        let key = if keyed_by_piece {
+        let typeof_key = if keyed_by_piece {
             format!(
                 "{} . {} . meta l4proto . th dport",
                 field.nft(fam),
@@ -490,10 +503,74 @@ impl Renderer<'_> {
         } else {
             format!("{} . meta l4proto . th dport", other.nft(fam))
         };
-        let site = first.map_or_else(String::new, |r| self.sources.file_line(r.span));
-        let what = format!("{} cells from {site} on", items.len());
-        let map = self.sets.interval_map(&key, elements, &what);
-        format!("{key} vmap @{map}")
+        let cells: Vec<_> = items.iter().map(|(p, _, c)| (*p, c)).collect();
+        let (split, _) = hashed::split(fam, &cells, self.addr_always);
+        let mut lines = Vec::new();
+        for (tuple, ix) in &split.hashed {
+            let mut elements = Vec::new();
+            for &i in ix {
+                let (piece, rule, c) = &items[i];
+                let (comment, verdict) = decided[&(*rule as *const Rule)].clone();
+                let prefix = match piece {
+                    Some((lo, _)) => format!("{} . ", net(fam, *lo)),
+                    None => String::new(),
+                };
+                elements.push((
+                    format!(
+                        "{prefix}{} . {} . {} comment {comment}",
+                        net(fam, c.addr.0),
+                        proto_literal(c.proto),
+                        c.ports.0,
+                    ),
+                    verdict,
+                ));
+            }
+            let masked = |f: Field, len: u32| masked_field(f, fam, len);
+            let key = match tuple.piece {
+                Some(pl) => format!(
+                    "{} . {} . meta l4proto . th dport",
+                    masked(field, pl),
+                    masked(other, tuple.addr)
+                ),
+                None => format!("{} . meta l4proto . th dport", masked(other, tuple.addr)),
+            };
+            let what = self.cells_comment(&items, ix);
+            let map = self.sets.hash_map(&typeof_key, elements, &what);
+            lines.push(format!("{key} vmap @{map}"));
+        }
+        if !split.rest.is_empty() {
+            let mut elements = Vec::new();
+            for &i in &split.rest {
+                let (piece, rule, c) = &items[i];
+                let (comment, verdict) = decided[&(*rule as *const Rule)].clone();
+                let prefix = match piece {
+                    Some((lo, hi)) => format!("{} . ", element(fam, *lo, *hi)),
+                    None => String::new(),
+                };
+                elements.push((
+                    format!(
+                        "{prefix}{} . {} . {} comment {}",
+                        element(fam, c.addr.0, c.addr.1),
+                        proto_literal(c.proto),
+                        port_element(c.ports.0, c.ports.1),
+                        comment
+                    ),
+                    verdict,
+                ));
+            }
+            let what = self.cells_comment(&items, &split.rest);
+            let map = self.sets.interval_map(&typeof_key, elements, &what);
+            lines.push(format!("{typeof_key} vmap @{map}"));
+        }
+        lines
+    }
+
+    /// A cell map's comment: how many cells, from which rule on.
+    fn cells_comment(&self, items: &[Item<'_>], ix: &[usize]) -> String {
+        let site = ix
+            .first()
+            .map_or_else(String::new, |&i| self.sources.file_line(items[i].1.span));
+        format!("{} cells from {site} on", ix.len())
     }
 
     /// A cell's verdict: the rule's own when it has no counter or log,

@@ -21,6 +21,7 @@
 mod addr_run;
 mod cells;
 mod dispatch;
+mod hashed;
 mod load_cost;
 mod rules;
 mod sets;

@@ -227,6 +227,25 @@ impl Sets {
         name
     }
 
+    /// Declare a verdict map of exact keys (a hash) typed by `key_type`
+    /// (an nft expression, possibly a concatenation); returns its name.
+    pub fn hash_map(
+        &mut self,
+        key_type: &str,
+        elements: Vec<(String, String)>,
+        comment: &str,
+    ) -> String {
+        let name = format!("hash_{}", self.maps.len());
+        self.maps.push(MapDecl {
+            name: name.clone(),
+            key_type: key_type.to_string(),
+            elements,
+            comment: comment.to_string(),
+            interval: false,
+        });
+        name
+    }
+
     /// The declarations, in order of first use, tab-indented for a table body.
     pub fn render(&self, out: &mut String) {
         for d in &self.decls {

@@ -355,7 +355,7 @@ fn random_policies() -> Result<String, String> {
     let mut total = 0;
     let mut stats = std::collections::BTreeMap::new();
     // How many rulesets had address dispatch, and cell maps.
-    let (mut dispatched, mut with_cells) = (0, 0);
+    let (mut dispatched, mut with_cells, mut with_hashed) = (0, 0, 0);
     let mut failures = Vec::new();
     for i in 0..n {
         let seed = seed0 + i;
@@ -396,6 +396,7 @@ fn random_policies() -> Result<String, String> {
                 dispatched +=
                     usize::from(r.contains("daddr vmap @addr_") || r.contains("saddr vmap @addr_"));
                 with_cells += usize::from(r.contains("th dport vmap @addr_"));
+                with_hashed += usize::from(r.contains("th dport vmap @hash_"));
                 if std::env::var_os("POL_KERNEL_KEEP").is_none() {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
@@ -407,7 +408,7 @@ fn random_policies() -> Result<String, String> {
         cleanup_cgroups(&prefix);
     }
     if failures.is_empty() {
-        Ok(format!("{n} random policies (seeds {seed0}..{}; {dispatched} with address dispatch, {with_cells} with cell maps), {total} probes sent, all as evaluated; observed {stats:?}", seed0 + n))
+        Ok(format!("{n} random policies (seeds {seed0}..{}; {dispatched} with address dispatch, {with_cells} with interval cell maps, {with_hashed} with hash maps of cells), {total} probes sent, all as evaluated; observed {stats:?}", seed0 + n))
     } else {
         Err(failures.join("\n"))
     }

@@ -130,7 +130,7 @@ pub fn stress_policies() -> Result<String, String> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(12);
     let seed0 = first_seed();
-    let (mut total, mut with_cells, mut rules) = (0, 0, 0);
+    let (mut total, mut with_cells, mut with_hashed, mut rules) = (0, 0, 0, 0);
     let mut stats = std::collections::BTreeMap::new();
     let mut failures = Vec::new();
     for i in 0..n {
@@ -167,6 +167,7 @@ pub fn stress_policies() -> Result<String, String> {
                 tally(&dir, &mut stats);
                 let r = std::fs::read_to_string(dir.join("ruleset.nft")).unwrap_or_default();
                 with_cells += usize::from(r.contains("th dport vmap @addr_"));
+                with_hashed += usize::from(r.contains("th dport vmap @hash_"));
                 if std::env::var_os("POL_KERNEL_KEEP").is_none() {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
@@ -183,8 +184,11 @@ pub fn stress_policies() -> Result<String, String> {
     if n > 0 && with_cells == 0 {
         return Err("no stress policy was rendered with cell maps".into());
     }
+    if n > 0 && with_hashed == 0 {
+        return Err("no stress policy was rendered with hash maps of cells".into());
+    }
     Ok(format!(
-        "{n} stress policies (seeds {seed0}..{}; {rules} rules; {with_cells} with cell maps), {total} probes sent, all as evaluated; observed {stats:?}",
+        "{n} stress policies (seeds {seed0}..{}; {rules} rules; {with_cells} with interval cell maps, {with_hashed} with hash maps of cells), {total} probes sent, all as evaluated; observed {stats:?}",
         seed0 + n
     ))
 }

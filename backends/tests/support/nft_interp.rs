@@ -2,7 +2,8 @@
 //! process: the table's sets, maps and chains are parsed from the text and
 //! a packet (`pol_lang::ir::Packet`, the first of a flow) is run through a
 //! base chain as the kernel would — first match, `jump`/`goto`/`return`,
-//! verdict maps, interval and concatenated keys, the chain's policy.
+//! verdict maps, interval and concatenated keys (addresses masked with
+//! `&`), the chain's policy.
 //!
 //! Written from nft's documented semantics, not from the renderer: it
 //! refuses (panics with the line) any statement it does not know, so a
@@ -323,14 +324,25 @@ impl Table {
             "ip" | "ip6" => {
                 let f = toks[*k].as_str();
                 *k += 1;
+                // `ip daddr & MASK`: the address masked (a hash map of
+                // prefixes' first addresses).
+                let mask = if toks.get(*k).map(String::as_str) == Some("&") {
+                    let m = addr(&toks[*k + 1]).0;
+                    *k += 2;
+                    m
+                } else {
+                    u128::MAX
+                };
                 if (w == "ip") != v4 {
                     return None;
                 }
-                Some(Val::Num(match f {
-                    "saddr" => a(p.saddr),
-                    "daddr" => a(p.daddr),
-                    o => panic!("ip field {o}"),
-                }))
+                Some(Val::Num(
+                    mask & match f {
+                        "saddr" => a(p.saddr),
+                        "daddr" => a(p.daddr),
+                        o => panic!("ip field {o}"),
+                    },
+                ))
             }
             "tcp" | "udp" => {
                 assert_eq!(toks[*k], "dport");

@@ -235,6 +235,71 @@ fn number(e: &Value, what: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{what} `{e}`"))
 }
 
+/// The prefix length of a contiguous netmask (`255.255.255.0`,
+/// `ffff:ffff::`), or `None`.
+fn mask_len(mask: &str, six: bool) -> Option<u8> {
+    let (m, bits) = if six {
+        (mask.parse::<Ipv6Addr>().ok().map(u128::from)?, 128)
+    } else {
+        (u128::from(u32::from(mask.parse::<Ipv4Addr>().ok()?)), 32)
+    };
+    let len = if six {
+        m.leading_ones()
+    } else {
+        (m << 96).leading_ones()
+    };
+    // Contiguous: the mask is exactly its leading ones.
+    let rebuilt = if len == 0 {
+        0
+    } else {
+        (u128::MAX << (128 - len)) >> (128 - bits)
+    };
+    (rebuilt == m).then(|| u8::try_from(len).ok()).flatten()
+}
+
+/// `ip daddr & MASK` keyed by addresses (polc's hash maps of cells,
+/// `pol_backends` `nft/hashed.rs`): the packets whose address, masked, is
+/// an element — the element's prefix of the mask's length. An element
+/// with bits outside the mask is no masked address: it matches nothing.
+fn masked_cond(
+    t: &Table,
+    pair: &[Value],
+    right: &Value,
+    level: &mut impl Iterator<Item = usize>,
+    found: &mut Found,
+) -> Result<Cond, String> {
+    let [field, mask] = pair else {
+        return Err(format!("the bitwise and `{pair:?}`"));
+    };
+    let proto = field.pointer("/payload/protocol").and_then(Value::as_str);
+    let name = field.pointer("/payload/field").and_then(Value::as_str);
+    let six = match (proto, name) {
+        (Some("ip"), Some("saddr" | "daddr")) => false,
+        (Some("ip6"), Some("saddr" | "daddr")) => true,
+        _ => return Err(format!("the bitwise and of `{field}`")),
+    };
+    let len = mask
+        .as_str()
+        .and_then(|m| mask_len(m, six))
+        .ok_or_else(|| format!("the mask `{mask}` (not a prefix mask)"))?;
+    let mut prefixes = Vec::new();
+    for e in elements(t, right)? {
+        let s = e.as_str().ok_or_else(|| format!("masked address `{e}`"))?;
+        let is_net = if six {
+            let a = v6(s)?;
+            prefix_bounds_v6(a, len).0 == a
+        } else {
+            let a = v4(s)?;
+            prefix_bounds_v4(a, len).0 == a
+        };
+        if is_net {
+            prefixes.push(serde_json::json!({"prefix": {"addr": s, "len": len}}));
+        }
+    }
+    let set = serde_json::json!({ "set": prefixes });
+    key_cond_uncached(t, field, &set, level, found)
+}
+
 /// One match expression (the value of `"match"`) into a constraint.
 /// `level` is the next `socket cgroupv2` level of the rule.
 pub fn match_cond(
@@ -286,6 +351,9 @@ fn key_cond_uncached(
     level: &mut impl Iterator<Item = usize>,
     found: &mut Found,
 ) -> Result<Cond, String> {
+    if let Some(pair) = left.get("&").and_then(Value::as_array) {
+        return masked_cond(t, pair, right, level, found);
+    }
     let els = elements(t, right)?;
     let mut c = Cond::any();
     if let Some(p) = left.get("payload") {
@@ -477,4 +545,23 @@ fn key_cond_uncached(
         return Err(format!("the concatenation `{left}`"));
     }
     Err(format!("the match on `{left}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_len;
+
+    #[test]
+    fn masks_are_prefix_lengths_or_refused() {
+        assert_eq!(mask_len("255.255.255.0", false), Some(24));
+        assert_eq!(mask_len("255.255.255.240", false), Some(28));
+        assert_eq!(mask_len("255.255.255.255", false), Some(32));
+        assert_eq!(mask_len("0.0.0.0", false), Some(0));
+        assert_eq!(mask_len("ffff:ffff:ffff::", true), Some(48));
+        assert_eq!(mask_len("ffff:ffff:ffff:ffff::", true), Some(64));
+        // Not contiguous, or of the other family.
+        assert_eq!(mask_len("255.0.255.0", false), None);
+        assert_eq!(mask_len("ffff::ffff", true), None);
+        assert_eq!(mask_len("ffff::", false), None);
+    }
 }
