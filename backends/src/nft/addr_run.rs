@@ -30,6 +30,7 @@ use pol_lang::safe_text::nft::{NftComment, NftString};
 use pol_lang::sets::{AddrSet, Family};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt::Write;
 
 /// Cells per grouped map of small buckets.
 const CHUNK: usize = 256;
@@ -47,11 +48,11 @@ fn element(fam: Family, lo: u128, hi: u128) -> String {
 }
 
 /// The first address of a prefix, as a hash map's element holds it.
-fn net(fam: Family, lo: u128) -> String {
-    match fam {
-        Family::Ipv4 => std::net::Ipv4Addr::from(lo as u32).to_string(),
-        Family::Ipv6 => std::net::Ipv6Addr::from(lo).to_string(),
-    }
+fn push_net(out: &mut String, fam: Family, lo: u128) {
+    let _ = match fam {
+        Family::Ipv4 => write!(out, "{}", std::net::Ipv4Addr::from(lo as u32)),
+        Family::Ipv6 => write!(out, "{}", std::net::Ipv6Addr::from(lo)),
+    };
 }
 
 /// `ip daddr & MASK` for a prefix of `len` bits (the bare field for a
@@ -480,19 +481,8 @@ impl Renderer<'_> {
     ) -> Vec<String> {
         let other = field.other();
         let keyed_by_piece = items.iter().any(|(p, _, _)| p.is_some());
-        // Each rule's comment and verdict, once.
-        let mut decided: HashMap<*const Rule, (String, String)> = HashMap::new();
         for (_, rule, _) in &items {
-            let key = *rule as *const Rule;
-            if let std::collections::hash_map::Entry::Vacant(slot) = decided.entry(key) {
-                let site = self.sources.file_line(rule.span);
-                let comment = match &rule.comment {
-                    Some(t) => format!("{site} {t}"),
-                    None => site,
-                };
-                let verdict = self.cell_verdict(policy, rule);
-                slot.insert((NftString::text(&comment).to_string(), verdict));
-            }
+            self.cell_tail(policy, rule);
         }
         let typeof_key = if keyed_by_piece {
             format!(
@@ -507,23 +497,23 @@ impl Renderer<'_> {
         let (split, _) = hashed::split(fam, &cells, self.addr_always);
         let mut lines = Vec::new();
         for (tuple, ix) in &split.hashed {
-            let mut elements = Vec::new();
+            let mut elements = Vec::with_capacity(ix.len());
             for &i in ix {
                 let (piece, rule, c) = &items[i];
-                let (comment, verdict) = decided[&(*rule as *const Rule)].clone();
-                let prefix = match piece {
-                    Some((lo, _)) => format!("{} . ", net(fam, *lo)),
-                    None => String::new(),
-                };
-                elements.push((
-                    format!(
-                        "{prefix}{} . {} . {} comment {comment}",
-                        net(fam, c.addr.0),
-                        proto_literal(c.proto),
-                        c.ports.0,
-                    ),
-                    verdict,
-                ));
+                let (comment, verdict) = &self.cell_tails[&(*rule as *const Rule)];
+                let mut key = String::with_capacity(64 + comment.len());
+                if let Some((lo, _)) = piece {
+                    push_net(&mut key, fam, *lo);
+                    key.push_str(" . ");
+                }
+                push_net(&mut key, fam, c.addr.0);
+                let _ = write!(
+                    key,
+                    " . {} . {} comment {comment}",
+                    proto_literal(c.proto),
+                    c.ports.0
+                );
+                elements.push((key, verdict.clone()));
             }
             let masked = |f: Field, len: u32| masked_field(f, fam, len);
             let key = match tuple.piece {
@@ -539,10 +529,10 @@ impl Renderer<'_> {
             lines.push(format!("{key} vmap @{map}"));
         }
         if !split.rest.is_empty() {
-            let mut elements = Vec::new();
+            let mut elements = Vec::with_capacity(split.rest.len());
             for &i in &split.rest {
                 let (piece, rule, c) = &items[i];
-                let (comment, verdict) = decided[&(*rule as *const Rule)].clone();
+                let (comment, verdict) = self.cell_tails[&(*rule as *const Rule)].clone();
                 let prefix = match piece {
                     Some((lo, hi)) => format!("{} . ", element(fam, *lo, *hi)),
                     None => String::new(),
@@ -571,6 +561,23 @@ impl Renderer<'_> {
             .first()
             .map_or_else(String::new, |&i| self.sources.file_line(items[i].1.span));
         format!("{} cells from {site} on", ix.len())
+    }
+
+    /// Make `rule`'s elements' quoted comment and verdict, once
+    /// (`cell_tails`).
+    fn cell_tail(&mut self, policy: &Policy, rule: &Rule) {
+        let key = rule as *const Rule;
+        if self.cell_tails.contains_key(&key) {
+            return;
+        }
+        let site = self.sources.file_line(rule.span);
+        let comment = match &rule.comment {
+            Some(t) => format!("{site} {t}"),
+            None => site,
+        };
+        let verdict = self.cell_verdict(policy, rule);
+        self.cell_tails
+            .insert(key, (NftString::text(&comment).to_string(), verdict));
     }
 
     /// A cell's verdict: the rule's own when it has no counter or log,

@@ -99,6 +99,9 @@ struct Renderer<'a> {
     addr_runs: usize,
     /// One-rule chains of rules with counter or log decided by cells.
     rule_chains: std::collections::HashMap<*const pol_lang::ir::Rule, String>,
+    /// Each rule decided by cells: its elements' quoted comment and their
+    /// verdict, made once (a rule's cells can be in many buckets).
+    cell_tails: std::collections::HashMap<*const pol_lang::ir::Rule, (String, String)>,
     uses_reject: bool,
 }
 
@@ -296,6 +299,7 @@ pub fn render_with_elements(
         addr_always: opts.addr_dispatch_always,
         addr_runs: 0,
         rule_chains: std::collections::HashMap::new(),
+        cell_tails: std::collections::HashMap::new(),
         uses_reject: false,
     };
     let mut base = String::new();

@@ -269,15 +269,34 @@ impl Sets {
                 out.push_str("\t\tflags interval\n");
             }
             out.push_str(&format!("\t\tcomment {}\n", NftString::text(&m.comment)));
-            let els: Vec<String> = m
-                .elements
-                .iter()
-                .map(|(k, v)| format!("{k} : {v}"))
-                .collect();
-            render_elements(out, els.iter().map(String::as_str));
+            render_map_elements(out, &m.elements);
             out.push_str("\t}\n\n");
         }
     }
+}
+
+/// A map's `key : verdict` elements, as `render_elements` lays them out
+/// (without building each line first: a map can hold 100,000).
+fn render_map_elements(out: &mut String, els: &[(String, String)]) {
+    let total: usize = els.iter().map(|(k, v)| k.len() + v.len() + 3).sum();
+    if els.is_empty() {
+        return;
+    }
+    if els.len() <= 4 && total < 60 {
+        let one: Vec<String> = els.iter().map(|(k, v)| format!("{k} : {v}")).collect();
+        out.push_str(&format!("\t\telements = {{ {} }}\n", one.join(", ")));
+        return;
+    }
+    out.reserve(total + 8 * els.len() + 32);
+    out.push_str("\t\telements = {\n");
+    for (i, (k, v)) in els.iter().enumerate() {
+        out.push_str("\t\t\t");
+        out.push_str(k);
+        out.push_str(" : ");
+        out.push_str(v);
+        out.push_str(if i + 1 < els.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("\t\t}\n");
 }
 
 /// `elements = { a, b, … }`, one element per line when there are several;
