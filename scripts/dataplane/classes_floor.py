@@ -25,14 +25,13 @@ for the class rendering and for `polc build`'s ruleset.nft.
 """
 import ipaddress
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_srcnet  # noqa: E402
+import nft_floor  # noqa: E402
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 n = int(args[0]) if args else 10000
@@ -160,19 +159,8 @@ def tuple_ruleset(networks, rules):
     return text, counts
 
 
-def load(path):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.monotonic()
-    r = subprocess.run(["unshare", "-n", "nft", "-f", path], capture_output=True, text=True)
-    wall = time.monotonic() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if r.returncode != 0:
-        sys.exit(f"nft -f {path} failed: {r.stderr[:800]}")
-    return wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
-
-
 def median_load(path):
-    wall, user, sys_ = sorted((load(path) for _ in range(3)), key=lambda x: x[0])[1]
+    wall, user, sys_ = sorted((nft_floor.run(path) for _ in range(3)), key=lambda x: x[0])[1]
     return f"{wall * 1000:.0f} ms | {user * 1000:.0f} ms | {sys_ * 1000:.0f} ms"
 
 

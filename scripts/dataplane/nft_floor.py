@@ -26,10 +26,6 @@ import sys
 import tempfile
 import time
 
-args = [a for a in sys.argv[1:] if not a.startswith("--")]
-n = int(args[0]) if args else 20000
-kernel = "--kernel" in sys.argv
-only = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--only=")]
 
 
 def v4(i):
@@ -64,7 +60,7 @@ KINDS = [
 ]
 
 
-def ruleset(key, interval, elem, comment):
+def ruleset(key, interval, elem, comment, n):
     lines = ["table inet floor {", "\tmap m {", f"\t\ttypeof {key} : verdict"]
     if interval:
         lines.append("\t\tflags interval")
@@ -78,6 +74,8 @@ def ruleset(key, interval, elem, comment):
 
 
 def run(path):
+    """Load `path` with `nft -f` into a fresh network namespace: wall,
+    user and system seconds (classes_floor.py uses it too)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     r = subprocess.run(["unshare", "-n", "nft", "-f", path], capture_output=True, text=True)
@@ -107,22 +105,31 @@ def in_kernel(path, d):
     return total * pct / 100 / 1e6  # cpu-clock events are nanoseconds
 
 
-extra = " kernel's batch handler | per element |" if kernel else ""
-print(f"| map kind ({n} elements) | comment | wall | user | system | per element |{extra}")
-print("|---|---|---:|---:|---:|---:|" + ("---:|---:|" if kernel else ""))
-with tempfile.TemporaryDirectory() as d:
-    for name, key, interval, elem in KINDS:
-        if only and not any(o in name for o in only):
-            continue
-        for comment in (False, True):
-            path = os.path.join(d, "r.nft")
-            with open(path, "w") as f:
-                f.write(ruleset(key, interval, elem, comment))
-            runs = sorted((run(path) for _ in range(3)), key=lambda x: x[0])
-            wall, user, sys_ = runs[1]
-            row = (f"| {name} | {'yes' if comment else 'no'} | {wall * 1000:.0f} ms "
-                   f"| {user * 1000:.0f} ms | {sys_ * 1000:.0f} ms | {wall / n * 1e6:.1f} µs |")
-            if kernel:
-                k = in_kernel(path, d)
-                row += f" {k:.0f} ms | {k / n * 1000:.1f} µs |"
-            print(row)
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 20000
+    kernel = "--kernel" in sys.argv
+    only = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--only=")]
+    extra = " kernel's batch handler | per element |" if kernel else ""
+    print(f"| map kind ({n} elements) | comment | wall | user | system | per element |{extra}")
+    print("|---|---|---:|---:|---:|---:|" + ("---:|---:|" if kernel else ""))
+    with tempfile.TemporaryDirectory() as d:
+        for name, key, interval, elem in KINDS:
+            if only and not any(o in name for o in only):
+                continue
+            for comment in (False, True):
+                path = os.path.join(d, "r.nft")
+                with open(path, "w") as f:
+                    f.write(ruleset(key, interval, elem, comment, n))
+                runs = sorted((run(path) for _ in range(3)), key=lambda x: x[0])
+                wall, user, sys_ = runs[1]
+                row = (f"| {name} | {'yes' if comment else 'no'} | {wall * 1000:.0f} ms "
+                       f"| {user * 1000:.0f} ms | {sys_ * 1000:.0f} ms | {wall / n * 1e6:.1f} µs |")
+                if kernel:
+                    k = in_kernel(path, d)
+                    row += f" {k:.0f} ms | {k / n * 1000:.1f} µs |"
+                print(row)
+
+
+if __name__ == "__main__":
+    main()

@@ -216,15 +216,7 @@ impl Sets {
         elements: Vec<(String, String)>,
         comment: &str,
     ) -> String {
-        let name = format!("addr_{}", self.maps.len());
-        self.maps.push(MapDecl {
-            name: name.clone(),
-            key_type: key_type.to_string(),
-            elements,
-            comment: comment.to_string(),
-            interval: true,
-        });
-        name
+        self.declare("addr", key_type, elements, comment, true)
     }
 
     /// Declare a verdict map of exact keys (a hash) typed by `key_type`
@@ -235,13 +227,24 @@ impl Sets {
         elements: Vec<(String, String)>,
         comment: &str,
     ) -> String {
-        let name = format!("hash_{}", self.maps.len());
+        self.declare("hash", key_type, elements, comment, false)
+    }
+
+    fn declare(
+        &mut self,
+        prefix: &str,
+        key_type: &str,
+        elements: Vec<(String, String)>,
+        comment: &str,
+        interval: bool,
+    ) -> String {
+        let name = format!("{prefix}_{}", self.maps.len());
         self.maps.push(MapDecl {
             name: name.clone(),
             key_type: key_type.to_string(),
             elements,
             comment: comment.to_string(),
-            interval: false,
+            interval,
         });
         name
     }
