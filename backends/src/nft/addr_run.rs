@@ -83,11 +83,12 @@ type Item<'r> = (Option<(u128, u128)>, &'r Rule, Cell);
 
 /// What a bucket becomes.
 enum Body {
-    /// Disjoint cells, in a map of the bucket's own (`own`) or in the
-    /// grouped maps of small buckets, keyed by both addresses.
+    /// Disjoint cells, in maps of the bucket's own (`own`: how its cells
+    /// split between hash maps and an interval map) or in the grouped
+    /// maps of small buckets, keyed by both addresses (`None`).
     Cells {
         cells: Vec<Cell>,
-        own: bool,
+        own: Option<hashed::Split>,
     },
     Rules,
 }
@@ -285,7 +286,7 @@ impl Renderer<'_> {
                 let list: Vec<&Rule> = rules.iter().map(|&k| run[k]).collect();
                 let (body, c) = self.cheapest(&list, &ranges, field, fam, skip_groups);
                 cost += c;
-                if let Body::Cells { cells, own: false } = &body {
+                if let Body::Cells { cells, own: None } = &body {
                     grouped += cells.len() * ranges.len();
                 }
                 bodies.insert(rules.clone(), body);
@@ -329,7 +330,7 @@ impl Renderer<'_> {
                 let chain = match body {
                     Body::Cells {
                         cells: cs,
-                        own: false,
+                        own: None,
                     } => {
                         let c = chunk.get_or_insert_with(|| {
                             chunks += 1;
@@ -341,7 +342,7 @@ impl Renderer<'_> {
                         }));
                         if chunk_cells.len() >= CHUNK {
                             let items = std::mem::take(&mut chunk_cells);
-                            let lines = self.cell_map(policy, items, field, fam);
+                            let lines = self.cell_map(policy, items, field, fam, None);
                             self.chains.push((c.clone(), lines));
                             chunk = None;
                         }
@@ -353,12 +354,12 @@ impl Renderer<'_> {
                             let c = format!("{base}-a{n}-{tag}b{}", chain_of.len());
                             let list: Vec<&Rule> = p.rules.iter().map(|&i| run[i]).collect();
                             let body_lines = match body {
-                                Body::Cells { cells: cs, .. } => {
+                                Body::Cells { cells: cs, own } => {
                                     let items = cs
                                         .iter()
                                         .map(|cell| (None, list[cell.rule], cell.clone()))
                                         .collect();
-                                    self.cell_map(policy, items, field, fam)
+                                    self.cell_map(policy, items, field, fam, own.as_ref())
                                 }
                                 Body::Rules => {
                                     let mut out = Vec::new();
@@ -377,7 +378,7 @@ impl Renderer<'_> {
                 elements.push((element(fam, p.lo, p.hi), format!("jump {chain}")));
             }
             if let Some(c) = chunk {
-                let lines = self.cell_map(policy, chunk_cells, field, fam);
+                let lines = self.cell_map(policy, chunk_cells, field, fam, None);
                 self.chains.push((c, lines));
             }
             let key = field.nft(fam);
@@ -416,7 +417,8 @@ impl Renderer<'_> {
         let mut own = LoadCost::default();
         own.objects(1);
         let items: Vec<_> = cells.iter().map(|c| (None, c)).collect();
-        own += hashed::split(fam, &items, self.addr_always).1;
+        let (own_split, own_cells) = hashed::split(fam, &items, self.addr_always);
+        own += own_cells;
         // In the grouped maps, each cell as an interval element: a chunk's
         // split (`hashed`) is made over its ~256 cells from many buckets
         // and only ever lowers what it costs, so the estimate stays an
@@ -437,7 +439,7 @@ impl Renderer<'_> {
         (
             Body::Cells {
                 cells,
-                own: own_map,
+                own: own_map.then_some(own_split),
             },
             if own_map { own } else { grouped },
         )
@@ -472,12 +474,14 @@ impl Renderer<'_> {
     /// its rule, and the dispatch piece it sits in when cells of several
     /// pieces share the map), declaring its maps: a lookup per hash map of
     /// exact cells (`hashed`), then one of the interval map of the rest.
+    /// `split`: how the items split, when the caller has made it already.
     fn cell_map(
         &mut self,
         policy: &Policy,
         items: Vec<Item<'_>>,
         field: Field,
         fam: Family,
+        split: Option<&hashed::Split>,
     ) -> Vec<String> {
         let other = field.other();
         let keyed_by_piece = items.iter().any(|(p, _, _)| p.is_some());
@@ -493,8 +497,15 @@ impl Renderer<'_> {
         } else {
             format!("{} . meta l4proto . th dport", other.nft(fam))
         };
-        let cells: Vec<_> = items.iter().map(|(p, _, c)| (*p, c)).collect();
-        let (split, _) = hashed::split(fam, &cells, self.addr_always);
+        let made;
+        let split = match split {
+            Some(s) => s,
+            None => {
+                let cells: Vec<_> = items.iter().map(|(p, _, c)| (*p, c)).collect();
+                made = hashed::split(fam, &cells, self.addr_always).0;
+                &made
+            }
+        };
         let mut lines = Vec::new();
         for (tuple, ix) in &split.hashed {
             let mut elements = Vec::with_capacity(ix.len());
@@ -532,20 +543,19 @@ impl Renderer<'_> {
             let mut elements = Vec::with_capacity(split.rest.len());
             for &i in &split.rest {
                 let (piece, rule, c) = &items[i];
-                let (comment, verdict) = self.cell_tails[&(*rule as *const Rule)].clone();
+                let (comment, verdict) = &self.cell_tails[&(*rule as *const Rule)];
                 let prefix = match piece {
                     Some((lo, hi)) => format!("{} . ", element(fam, *lo, *hi)),
                     None => String::new(),
                 };
                 elements.push((
                     format!(
-                        "{prefix}{} . {} . {} comment {}",
+                        "{prefix}{} . {} . {} comment {comment}",
                         element(fam, c.addr.0, c.addr.1),
                         proto_literal(c.proto),
                         port_element(c.ports.0, c.ports.1),
-                        comment
                     ),
-                    verdict,
+                    verdict.clone(),
                 ));
             }
             let what = self.cells_comment(&items, &split.rest);
