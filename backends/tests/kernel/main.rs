@@ -180,6 +180,12 @@ fn parse_addr(s: &str) -> Addr {
     }
 }
 
+/// Whether the listing decides packets by cell maps (interval or hash),
+/// where a rule all of whose cells earlier rules decide has no element.
+pub fn has_cell_maps(listed: &str) -> bool {
+    listed.contains("th dport vmap @addr_") || listed.contains("th dport vmap @hash_")
+}
+
 /// Every rule that can match a packet has its `FILE:LINE` comment in the
 /// listed ruleset.
 pub fn check_comments(program: &Program, sources: &SourceMap, listed: &str) -> Result<(), String> {
@@ -258,7 +264,7 @@ pub fn probe_case(
     // In cell maps, a rule all of whose cells earlier rules decide (a
     // shadowed rule) has no element (docs/backends.md); there, every rule
     // that decides a probe must be listed.
-    let cells = listed.contains("th dport vmap @addr_");
+    let cells = has_cell_maps(&listed);
     if !cells {
         check_comments(program, sources, &listed)?;
     }
