@@ -47,12 +47,27 @@ fn element(fam: Family, lo: u128, hi: u128) -> String {
     }
 }
 
-/// The first address of a prefix, as a hash map's element holds it.
-fn push_net(out: &mut String, fam: Family, lo: u128) {
-    let _ = match fam {
-        Family::Ipv4 => write!(out, "{}", std::net::Ipv4Addr::from(lo as u32)),
-        Family::Ipv6 => write!(out, "{}", std::net::Ipv6Addr::from(lo)),
-    };
+/// Addresses as cell elements write them, each made once: many cells
+/// share a destination, and formatting an address costs more than
+/// finding it again.
+#[derive(Default)]
+pub(super) struct AddrTexts(HashMap<(Family, u128, Option<u128>), String>);
+
+impl AddrTexts {
+    /// The first address of a prefix, as a hash map's element holds it.
+    fn net(&mut self, fam: Family, lo: u128) -> &str {
+        self.0.entry((fam, lo, None)).or_insert_with(|| match fam {
+            Family::Ipv4 => std::net::Ipv4Addr::from(lo as u32).to_string(),
+            Family::Ipv6 => std::net::Ipv6Addr::from(lo).to_string(),
+        })
+    }
+
+    /// `[lo, hi]` as an interval map's element (`element`).
+    fn range(&mut self, fam: Family, lo: u128, hi: u128) -> &str {
+        self.0
+            .entry((fam, lo, Some(hi)))
+            .or_insert_with(|| element(fam, lo, hi))
+    }
 }
 
 /// `ip daddr & MASK` for a prefix of `len` bits (the bare field for a
@@ -463,9 +478,9 @@ impl Renderer<'_> {
             return None;
         }
         let other = field.other();
-        let addr_of = |r: &Rule| match other {
-            Field::Saddr => r.matches.from.clone(),
-            Field::Daddr => r.matches.to.clone(),
+        let addr_of: fn(&Rule) -> &AddrSet = match other {
+            Field::Saddr => |r| &r.matches.from,
+            Field::Daddr => |r| &r.matches.to,
         };
         cells(list, &addr_of, fam, 8 * list.len() + 16)
     }
@@ -506,6 +521,7 @@ impl Renderer<'_> {
                 &made
             }
         };
+        let mut texts = std::mem::take(&mut self.addr_texts);
         let mut lines = Vec::new();
         for (tuple, ix) in &split.hashed {
             let mut elements = Vec::with_capacity(ix.len());
@@ -514,10 +530,10 @@ impl Renderer<'_> {
                 let (comment, verdict) = &self.cell_tails[&(*rule as *const Rule)];
                 let mut key = String::with_capacity(64 + comment.len());
                 if let Some((lo, _)) = piece {
-                    push_net(&mut key, fam, *lo);
+                    key.push_str(texts.net(fam, *lo));
                     key.push_str(" . ");
                 }
-                push_net(&mut key, fam, c.addr.0);
+                key.push_str(texts.net(fam, c.addr.0));
                 let _ = write!(
                     key,
                     " . {} . {} comment {comment}",
@@ -544,24 +560,25 @@ impl Renderer<'_> {
             for &i in &split.rest {
                 let (piece, rule, c) = &items[i];
                 let (comment, verdict) = &self.cell_tails[&(*rule as *const Rule)];
-                let prefix = match piece {
-                    Some((lo, hi)) => format!("{} . ", element(fam, *lo, *hi)),
-                    None => String::new(),
-                };
-                elements.push((
-                    format!(
-                        "{prefix}{} . {} . {} comment {comment}",
-                        element(fam, c.addr.0, c.addr.1),
-                        proto_literal(c.proto),
-                        port_element(c.ports.0, c.ports.1),
-                    ),
-                    verdict.clone(),
-                ));
+                let mut key = String::with_capacity(80 + comment.len());
+                if let Some((lo, hi)) = piece {
+                    key.push_str(texts.range(fam, *lo, *hi));
+                    key.push_str(" . ");
+                }
+                key.push_str(texts.range(fam, c.addr.0, c.addr.1));
+                let _ = write!(
+                    key,
+                    " . {} . {} comment {comment}",
+                    proto_literal(c.proto),
+                    port_element(c.ports.0, c.ports.1),
+                );
+                elements.push((key, verdict.clone()));
             }
             let what = self.cells_comment(&items, &split.rest);
             let map = self.sets.interval_map(&typeof_key, elements, &what);
             lines.push(format!("{typeof_key} vmap @{map}"));
         }
+        self.addr_texts = texts;
         lines
     }
 

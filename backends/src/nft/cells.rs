@@ -45,17 +45,21 @@ pub fn cellable(rule: &Rule, fam: Family) -> bool {
 /// past `budget` elements.
 pub fn cells(
     rules: &[&Rule],
-    addr_of: &dyn Fn(&Rule) -> AddrSet,
+    addr_of: &dyn Fn(&Rule) -> &AddrSet,
     fam: Family,
     budget: usize,
 ) -> Option<Vec<Cell>> {
     let ranges: Vec<Vec<(u128, u128)>> = rules
         .iter()
-        .map(|r| family_ranges(&addr_of(r), fam))
+        .map(|r| family_ranges(addr_of(r), fam))
         .collect();
     let mut out: Vec<Cell> = Vec::new();
+    // Reused for every piece and protocol.
+    let mut protos: Vec<u8> = Vec::new();
+    let mut bounds: Vec<u32> = Vec::new();
+    let mut holders: Vec<(usize, &[(u16, u16)])> = Vec::new();
     for piece in pieces(&ranges, budget.saturating_mul(4))? {
-        let mut protos: Vec<u8> = Vec::new();
+        protos.clear();
         for &i in &piece.rules {
             if let Some(s) = &rules[i].matches.service {
                 protos.extend(
@@ -67,10 +71,11 @@ pub fn cells(
         }
         protos.sort_unstable();
         protos.dedup();
-        for p in protos {
+        for &p in &protos {
             // Port boundaries of the piece's rules that list `p`.
-            let mut bounds: Vec<u32> = vec![0];
-            let mut holders: Vec<(usize, Vec<(u16, u16)>)> = Vec::new();
+            bounds.clear();
+            bounds.push(0);
+            holders.clear();
             for &i in &piece.rules {
                 let Some(ports) = rules[i]
                     .matches
@@ -84,7 +89,7 @@ pub fn cells(
                     bounds.push(u32::from(lo));
                     bounds.push(u32::from(hi) + 1);
                 }
-                holders.push((i, ports.ranges().to_vec()));
+                holders.push((i, ports.ranges()));
             }
             bounds.sort_unstable();
             bounds.dedup();

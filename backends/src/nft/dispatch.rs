@@ -97,12 +97,11 @@ pub fn pieces(ranges: &[Vec<(u128, u128)>], budget: usize) -> Option<Vec<Piece>>
             stops.push((hi, i));
         }
     }
-    starts.sort_unstable();
-    stops.sort_unstable();
-    let mut bounds: Vec<u128> = starts.iter().map(|s| s.0).collect();
-    bounds.extend(stops.iter().filter_map(|s| s.0.checked_add(1)));
-    bounds.sort_unstable();
-    bounds.dedup();
+    // Which rule of several at one address enters or leaves first does
+    // not matter: all of them do before the next bound.
+    starts.sort_unstable_by_key(|s| s.0);
+    stops.sort_unstable_by_key(|s| s.0);
+    let bounds = merged_bounds(&starts, &stops);
     let (mut si, mut ei) = (0, 0);
     let mut active: BTreeSet<usize> = BTreeSet::new();
     let mut out: Vec<Piece> = Vec::new();
@@ -143,6 +142,28 @@ pub fn pieces(ranges: &[Vec<(u128, u128)>], budget: usize) -> Option<Vec<Piece>>
         }
     }
     Some(out)
+}
+
+/// Every address where the set of rules changes, ascending, once each:
+/// the starts, and one past each stop (both lists sorted).
+fn merged_bounds(starts: &[(u128, usize)], stops: &[(u128, usize)]) -> Vec<u128> {
+    let mut a = starts.iter().map(|s| s.0).peekable();
+    let mut b = stops.iter().filter_map(|s| s.0.checked_add(1)).peekable();
+    let mut out: Vec<u128> = Vec::with_capacity(starts.len() + stops.len());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(&x), Some(&y)) if x <= y => a.next(),
+            (_, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => break,
+        };
+        if let Some(v) = next {
+            if out.last() != Some(&v) {
+                out.push(v);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

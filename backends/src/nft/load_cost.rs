@@ -116,6 +116,11 @@ pub fn prefixes(lo: u128, hi: u128, bits: u32) -> usize {
     if lo > hi {
         return 1;
     }
+    // Most fields are one prefix (an address block, a single port).
+    let span = hi - lo;
+    if span & span.wrapping_add(1) == 0 && lo & span == 0 {
+        return 1;
+    }
     let mut n = 0;
     loop {
         // The largest block aligned at `lo` that ends by `hi`.

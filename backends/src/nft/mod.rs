@@ -102,6 +102,9 @@ struct Renderer<'a> {
     /// Each rule decided by cells: its elements' quoted comment and their
     /// verdict, made once (a rule's cells can be in many buckets).
     cell_tails: std::collections::HashMap<*const pol_lang::ir::Rule, (String, String)>,
+    /// Addresses as cell elements write them, made once each
+    /// (`addr_run::AddrTexts`).
+    addr_texts: addr_run::AddrTexts,
     uses_reject: bool,
 }
 
@@ -300,6 +303,7 @@ pub fn render_with_elements(
         addr_runs: 0,
         rule_chains: std::collections::HashMap::new(),
         cell_tails: std::collections::HashMap::new(),
+        addr_texts: addr_run::AddrTexts::default(),
         uses_reject: false,
     };
     let mut base = String::new();

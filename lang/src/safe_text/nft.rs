@@ -91,6 +91,11 @@ impl fmt::Display for NftComment {
 /// Escape `s` for a quoted string, replacing characters `swap` names, and
 /// stop before the first character whose escape would pass `max` bytes.
 fn escaped(s: &str, max: usize, swap: impl Fn(char) -> Option<char>) -> String {
+    // Most text (a `FILE:LINE`) needs nothing swapped or escaped.
+    let plain = |c: char| swap(c).is_none() && c != '\\' && !super::sh::needs_escape(c);
+    if s.len() <= max && s.chars().all(plain) {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len().min(max));
     let mut one = String::new();
     for c in s.chars() {
@@ -123,6 +128,14 @@ pub fn is_identifier(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_is_kept_and_cut_to_its_limit() {
+        assert_eq!(NftString::text("p.pol:12").as_str(), "p.pol:12");
+        assert_eq!(NftString::text_max("abcdef", 3).as_str(), "abc");
+        assert_eq!(NftString::text("a\\b").as_str(), "a\\\\b");
+        assert_eq!(NftString::log_prefix("a$b").as_str(), "a_b");
+    }
 
     #[test]
     fn strings_cannot_end_early() {
