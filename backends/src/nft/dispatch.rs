@@ -199,6 +199,40 @@ mod tests {
         assert_eq!((p[1].lo, p[1].hi), (u128::MAX - 1, u128::MAX));
     }
 
+    /// The merge gives what sorting every bound and removing repeats
+    /// gives, including a stop at the top of the space (no bound past it).
+    #[test]
+    fn merged_bounds_are_the_sorted_distinct_bounds() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            u128::from(x % m)
+        };
+        for round in 0..200 {
+            let mut starts = Vec::new();
+            let mut stops = Vec::new();
+            for i in 0..(round % 17) {
+                let lo = next(40);
+                let hi = if next(9) == 0 {
+                    u128::MAX
+                } else {
+                    lo + next(10)
+                };
+                starts.push((lo, i as usize));
+                stops.push((hi, i as usize));
+            }
+            starts.sort_unstable_by_key(|s| s.0);
+            stops.sort_unstable_by_key(|s| s.0);
+            let mut want: Vec<u128> = starts.iter().map(|s| s.0).collect();
+            want.extend(stops.iter().filter_map(|s| s.0.checked_add(1)));
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(merged_bounds(&starts, &stops), want);
+        }
+    }
+
     #[test]
     fn copies_past_the_budget_refuse_the_plan() {
         // One wide rule under 10 narrow ones: 10 pieces hold it twice.
