@@ -362,10 +362,14 @@ fn key_cond_uncached(
         match (proto_name, field) {
             ("ip" | "ip6", "saddr" | "daddr") => {
                 let six = proto_name == "ip6";
-                let mut set = AddrSet::empty();
-                for e in els {
-                    set = set.union(&addr_elem(e, six)?);
-                }
+                // One normalisation for the whole list (a blocklist set
+                // has tens of thousands of elements; folding `union` is
+                // quadratic).
+                let parts = els
+                    .into_iter()
+                    .map(|e| addr_elem(e, six))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let set = AddrSet::union_all(&parts);
                 if field == "saddr" {
                     c.from = set;
                 } else {
@@ -373,10 +377,11 @@ fn key_cond_uncached(
                 }
             }
             (_, "dport") => {
-                let mut ps = IntervalSet::empty();
+                let mut ranges = Vec::with_capacity(els.len());
                 for e in els {
-                    ps = ps.union(&ports(e)?);
+                    ranges.extend_from_slice(ports(e)?.ranges());
                 }
+                let ps = IntervalSet::from_ranges(ranges);
                 let protos: Vec<u8> = if proto_name == "th" {
                     PORTED.to_vec()
                 } else {
@@ -516,16 +521,16 @@ fn key_cond_uncached(
                 .and_then(Value::as_str)
                 == Some("th");
         if parts.len() == 2 && is_l4 && is_dport {
-            let mut s = ServiceSet::empty();
+            let mut each = Vec::with_capacity(els.len());
             for e in els {
                 let pair = e
                     .get("concat")
                     .and_then(Value::as_array)
                     .filter(|p| p.len() == 2)
                     .ok_or_else(|| format!("element `{e}` of `meta l4proto . th dport`"))?;
-                s = s.union(&ServiceSet::ports(proto(&pair[0])?, ports(&pair[1])?));
+                each.push(ServiceSet::ports(proto(&pair[0])?, ports(&pair[1])?));
             }
-            c.svc = Some(s);
+            c.svc = Some(ServiceSet::union_all(&each));
             return Ok(c);
         }
         // One element of a concatenated map (polc's cells: `ip saddr .

@@ -11,7 +11,8 @@
 use super::{Drift, Report};
 use crate::listing::Listing;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Default)]
 struct Shape {
@@ -97,15 +98,44 @@ fn shape(l: &Listing) -> Shape {
     s
 }
 
-/// The listing's line for a rule handle.
-fn line(l: &Listing, handle: u64) -> String {
-    let tag = format!("# handle {handle}");
-    l.text
-        .lines()
-        .filter(|x| !x.trim_start().starts_with("table "))
-        .find(|x| x.trim_end().ends_with(&tag))
-        .map(|x| x.trim().trim_end_matches(&tag).trim().to_string())
-        .unwrap_or_else(|| format!("(handle {handle})"))
+/// A listing's rule lines by handle, indexed on first use (a flushed
+/// chain drifts by every rule; looking each up by a scan of the whole
+/// listing would be quadratic).
+struct RuleLines<'a> {
+    text: &'a str,
+    by_handle: OnceCell<HashMap<u64, &'a str>>,
+}
+
+impl<'a> RuleLines<'a> {
+    fn new(l: &'a Listing) -> Self {
+        RuleLines {
+            text: &l.text,
+            by_handle: OnceCell::new(),
+        }
+    }
+
+    /// The listing's line for a rule handle, without the handle.
+    fn line(&self, handle: u64) -> String {
+        let index = self.by_handle.get_or_init(|| {
+            let mut m = HashMap::new();
+            for x in self.text.lines() {
+                if x.trim_start().starts_with("table ") {
+                    continue;
+                }
+                let Some((rule, h)) = x.trim_end().rsplit_once("# handle ") else {
+                    continue;
+                };
+                if let Ok(h) = h.parse::<u64>() {
+                    m.entry(h).or_insert_with(|| rule.trim());
+                }
+            }
+            m
+        });
+        index
+            .get(&handle)
+            .map(|x| x.to_string())
+            .unwrap_or_else(|| format!("(handle {handle})"))
+    }
 }
 
 fn push(r: &mut Report, what: String, detail: String) {
@@ -114,6 +144,7 @@ fn push(r: &mut Report, what: String, detail: String) {
 
 pub fn compare(live: &Listing, build: &Listing, r: &mut Report) {
     let (k, b) = (shape(live), shape(build));
+    let (live_lines, build_lines) = (RuleLines::new(live), RuleLines::new(build));
     let mut n_rules = 0;
     for (name, (head, elems)) in &b.sets {
         match k.sets.get(name) {
@@ -126,9 +157,13 @@ pub fn compare(live: &Listing, build: &Listing, r: &mut Report) {
                 push(r, name.clone(), "its type, flags or comment differ".into())
             }
             Some((_, ke)) => {
+                // Both lists are sorted: membership by binary search (a
+                // blocklist set holds tens of thousands of elements).
+                let in_build = |e: &&String| elems.binary_search(e).is_ok();
+                let in_kernel = |e: &&String| ke.binary_search(e).is_ok();
                 let (stale, extra): (Vec<&String>, Vec<&String>) = ke
                     .iter()
-                    .filter(|e| !elems.contains(e))
+                    .filter(|e| !in_build(e))
                     .partition(|e| head.contains("cgroupsv2") && dead_cgroup(e));
                 if !stale.is_empty() {
                     r.observations.push(format!(
@@ -137,7 +172,7 @@ pub fn compare(live: &Listing, build: &Listing, r: &mut Report) {
                         join(&stale)
                     ));
                 }
-                let missing: Vec<&String> = elems.iter().filter(|e| !ke.contains(e)).collect();
+                let missing: Vec<&String> = elems.iter().filter(|e| !in_kernel(e)).collect();
                 if !extra.is_empty() {
                     push(
                         r,
@@ -219,7 +254,7 @@ pub fn compare(live: &Listing, build: &Listing, r: &mut Report) {
                 format!("chain {name}"),
                 format!(
                     "the kernel has a rule the build does not: {}",
-                    line(live, *h)
+                    live_lines.line(*h)
                 ),
             );
         }
@@ -228,7 +263,10 @@ pub fn compare(live: &Listing, build: &Listing, r: &mut Report) {
                 push(
                     r,
                     format!("chain {name}"),
-                    format!("the kernel lacks the build's rule: {}", line(build, *h)),
+                    format!(
+                        "the kernel lacks the build's rule: {}",
+                        build_lines.line(*h)
+                    ),
                 );
             }
         }
@@ -268,4 +306,22 @@ fn join(v: &[&String]) -> String {
         s.push(format!("and {} more", v.len() - MAX));
     }
     s.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RuleLines;
+    use crate::listing::Listing;
+
+    #[test]
+    fn a_rule_line_is_found_by_its_exact_handle() {
+        let l = Listing {
+            json: String::new(),
+            text: "table inet pol { # handle 1\n\tchain c { # handle 2\n\t\tip daddr 10.0.0.11 accept # handle 11\n\t\tip daddr 10.0.0.1 drop # handle 1\n\t}\n}\n".into(),
+        };
+        let lines = RuleLines::new(&l);
+        assert_eq!(lines.line(11), "ip daddr 10.0.0.11 accept");
+        assert_eq!(lines.line(1), "ip daddr 10.0.0.1 drop");
+        assert_eq!(lines.line(7), "(handle 7)");
+    }
 }
