@@ -126,6 +126,37 @@ fn diff_between_two_versions_of_an_example_shows_witnesses() {
     assert_eq!(same.status, 0, "no change exits 0:\n{}", same.stdout);
 }
 
+/// A diff the solver could not decide is not "no change": with a resource
+/// limit too small for any query, the change between the two versions is
+/// not found, and the report says `undecided` and exits 1 — never the
+/// exit 0 of a proved "no difference".
+#[test]
+fn an_undecided_diff_is_not_a_pass() {
+    let out = polc(
+        repo(),
+        &[
+            "diff",
+            "examples/workstation.pol",
+            "tests/fixtures/verifier/diff/workstation-v2.pol",
+            "--solver-rlimit",
+            "1",
+        ],
+    );
+    assert!(
+        out.stdout
+            .contains("incomplete: policy `egress`: solver gave up")
+            && out.stdout.contains("undecided:")
+            && !out.stdout.contains("no packet changes its verdict"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.status, 1,
+        "an undecided diff exits 1:\n{}{}",
+        out.stdout, out.stderr
+    );
+}
+
 /// The SMT-LIB face of the solver: with the exact cell path off, every
 /// query of the fallback fixture is written as a standalone script, and the
 /// z3 command line answers each one as polc's Z3 (through the API) did.

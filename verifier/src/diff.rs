@@ -53,6 +53,13 @@ impl DiffReport {
         !self.regions.is_empty() || !self.removed.is_empty() || !self.added.is_empty()
     }
 
+    /// Nothing found changed, but not every policy was decided (the
+    /// solver gave up, or a witness failed its re-check): "no change" is
+    /// not proved, and must not be said.
+    pub fn undecided(&self) -> bool {
+        !self.changed() && !self.incomplete.is_empty()
+    }
+
     pub fn human(&self) -> String {
         let mut s = String::new();
         for r in &self.regions {
@@ -79,7 +86,11 @@ impl DiffReport {
         for p in &self.incomplete {
             s.push_str(&format!("incomplete: {p}\n"));
         }
-        if !self.changed() {
+        if self.undecided() {
+            s.push_str(
+                "undecided: no changed packet was found, but the search was incomplete (above)\n",
+            );
+        } else if !self.changed() {
             s.push_str("no packet changes its verdict\n");
         }
         s
