@@ -157,6 +157,45 @@ fn an_undecided_diff_is_not_a_pass() {
     );
 }
 
+/// A blocklist of 150,000 addresses that lost one: the plain encoding left
+/// the solver without an answer (`undecided`); over address classes the
+/// diff finds the one region, with the removed address as its witness.
+#[test]
+fn a_large_blocklist_that_lost_one_address_is_decided() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let addrs: Vec<String> = (0..150_000u32)
+        .map(|i| {
+            let a = 0x0b00_0000 + i * 7;
+            format!(
+                "{}.{}.{}.{}",
+                a >> 24,
+                (a >> 16) & 255,
+                (a >> 8) & 255,
+                a & 255
+            )
+        })
+        .collect();
+    let gone = addrs[70_000].clone();
+    let policy = |list: &[String]| {
+        format!(
+            "network bad = {{ {} }}\npolicy inbound {{\n    hook input\n    default allow\n    drop from bad\n}}\n",
+            list.join(", ")
+        )
+    };
+    let kept: Vec<String> = addrs.iter().filter(|a| **a != gone).cloned().collect();
+    std::fs::write(dir.path().join("old.pol"), policy(&addrs)).expect("write");
+    std::fs::write(dir.path().join("new.pol"), policy(&kept)).expect("write");
+    let out = polc(dir.path(), &["diff", "old.pol", "new.pol"]);
+    assert_eq!(out.status, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("policy `inbound`: drop -> allow")
+            && out.stdout.contains(&format!("from {gone} "))
+            && !out.stdout.contains("incomplete"),
+        "{}",
+        out.stdout
+    );
+}
+
 /// The SMT-LIB face of the solver: with the exact cell path off, every
 /// query of the fallback fixture is written as a standalone script, and the
 /// z3 command line answers each one as polc's Z3 (through the API) did.

@@ -8,6 +8,7 @@
 //! regions found so far, so each region is listed once with a witness.
 
 use crate::analysis::PolicyCtx;
+use crate::classes::{self, AddrClasses};
 use crate::findings::rule_text;
 use crate::model::CgroupIndex;
 use crate::smt::{Outcome, Smt};
@@ -133,14 +134,34 @@ pub fn diff(
             report.removed.push(p.name.clone());
         }
     }
+    // Large address sets: encode both programs over their address classes
+    // (exact; see `classes`), and map each witness back.
+    let use_classes = opts
+        .address_classes
+        .unwrap_or_else(|| AddrClasses::ranges(&[old.0, new.0]) >= classes::AUTO_MIN_RANGES);
+    let compressed = use_classes
+        .then(|| {
+            let mut c = AddrClasses::of(&[old.0, new.0])?;
+            Some((c.program(old.0)?, c.program(new.0)?, c))
+        })
+        .flatten();
     for p in new.0.policies.iter().filter(|p| wanted(&p.name)) {
         let Some(po) = old.0.policy_by_name(&p.name) else {
             report.added.push(p.name.clone());
             continue;
         };
+        // What the solver sees: the compressed policies (same names, same
+        // rule order), or the originals.
+        let (eo, epo, en, epn, classes) = match &compressed {
+            Some((a, b, c)) => match (a.policy_by_name(&p.name), b.policy_by_name(&p.name)) {
+                (Some(x), Some(y)) => (a, x, b, y, Some(c)),
+                _ => (old.0, po, new.0, p, None),
+            },
+            None => (old.0, po, new.0, p, None),
+        };
         let smt = Smt::new(CgroupIndex::new([old.0, new.0]), opts);
-        let co = PolicyCtx::new(old.0, po, &smt);
-        let cn = PolicyCtx::new(new.0, p, &smt);
+        let co = PolicyCtx::new(eo, epo, &smt);
+        let cn = PolicyCtx::new(en, epn, &smt);
         let all_o: Vec<usize> = (0..po.rules.len()).collect();
         let all_n: Vec<usize> = (0..p.rules.len()).collect();
         let changed = co.verdict_chain(&all_o).eq(cn.verdict_chain(&all_n)).not();
@@ -157,7 +178,17 @@ pub fn diff(
             let mut q: Vec<&Bool> = vec![&changed];
             q.extend(blocks.iter());
             let pk: Packet = match smt.check("diff", &q) {
-                Outcome::Sat(pk) => pk,
+                // A compressed address stands for its class: take one of
+                // the class's addresses; the re-check below is on the
+                // original programs.
+                Outcome::Sat(pk) => match classes {
+                    Some(c) => Packet {
+                        saddr: c.expand(pk.saddr),
+                        daddr: c.expand(pk.daddr),
+                        ..pk
+                    },
+                    None => pk,
+                },
                 Outcome::Unsat => break,
                 Outcome::Unknown(r) => {
                     report

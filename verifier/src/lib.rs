@@ -9,13 +9,16 @@
 //! per-field overlap index), `boxes` (exact first-match walks on unions
 //! of boxes, the solver-free path), `smt` (one incremental solver with a
 //! per-query limit), `analysis` (per-policy context: cached rule formulas,
-//! first-match chains), then the checks. Every witness is decoded from a
+//! first-match chains), then the checks; `classes` (address classes: an
+//! exact, smaller address space `diff` encodes large programs over). Every
+//! witness is decoded from a
 //! Z3 model and re-checked by the concrete evaluator (`witness`).
 //! docs/verifier.md describes the semantics and decisions.
 
 pub mod analysis;
 pub mod boxes;
 pub mod cells;
+pub mod classes;
 pub mod diff;
 pub mod encode;
 pub mod explain;
@@ -65,6 +68,10 @@ pub struct Options {
     /// pass) instead of being worked on: the cell walks get no steps and
     /// the solver is not called. Bounds what a hostile policy can cost.
     pub deadline_s: Option<u64>,
+    /// `diff` over address classes (`classes`): `None` decides by size
+    /// (at least [`classes::AUTO_MIN_RANGES`] address ranges in the two
+    /// programs); `Some(b)` forces it on or off (tests).
+    pub address_classes: Option<bool>,
 }
 
 impl Default for Options {
@@ -77,6 +84,7 @@ impl Default for Options {
             smtlib_dir: None,
             max_diff_regions: 64,
             deadline_s: Some(DEFAULT_DEADLINE_S),
+            address_classes: None,
         }
     }
 }

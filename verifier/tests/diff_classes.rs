@@ -1,0 +1,178 @@
+//! Property: `diff` over address classes (`pol_verifier::classes`) finds
+//! exactly the regions the plain encoding finds — the same (old deciding
+//! rule, new deciding rule) pairs with their verdicts — on random pairs of
+//! versions of a random policy, and each of its witnesses gets the old
+//! verdict from the old program and the new one from the new program
+//! (reference evaluator).
+//!
+//! `POL_PROP_SEED=N` reproduces a run; `POL_PROP_CASES=N` changes the count
+//! (default 150).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use pol_lang::ir::{Program, Rule};
+use pol_lang::sets::AddrSet;
+use pol_lang::span::SourceMap;
+use pol_verifier::{DiffReport, Options};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use support::*;
+
+/// A small random IPv4 range inside 10.1.0.0/16 or 192.0.2.0/24: cuts the
+/// fixed blocks of `addr_set` into more classes.
+fn small_range(r: &mut Rng) -> AddrSet {
+    let base = if r.chance(50) {
+        u32::from(Ipv4Addr::new(10, 1, 0, 0)) + r.below(65536) as u32
+    } else {
+        u32::from(Ipv4Addr::new(192, 0, 2, 0)) + r.below(256) as u32
+    };
+    let len = r.below(40) as u32;
+    AddrSet::v4_range(
+        Ipv4Addr::from(base),
+        Ipv4Addr::from(base.saturating_add(len)),
+    )
+}
+
+fn some_set(r: &mut Rng) -> AddrSet {
+    let mut s = if r.chance(50) {
+        addr_set(r)
+    } else {
+        small_range(r)
+    };
+    for _ in 0..r.below(4) {
+        s = s.union(&small_range(r));
+    }
+    s
+}
+
+/// A new version: some rules' addresses changed, a rule dropped or two
+/// swapped, a rule's verdict or the default changed.
+fn mutate(r: &mut Rng, old: &Program) -> Program {
+    let mut new = old.clone();
+    let rules: &mut Vec<Rule> = &mut new.policies[0].rules;
+    for rule in rules.iter_mut() {
+        if r.chance(30) {
+            rule.matches.to = some_set(r);
+        }
+        if r.chance(15) {
+            rule.matches.from = some_set(r);
+        }
+    }
+    if rules.len() > 2 && r.chance(25) {
+        let i = r.below(rules.len() as u64) as usize;
+        rules.remove(i);
+    }
+    if rules.len() > 2 && r.chance(25) {
+        let i = r.below(rules.len() as u64) as usize;
+        let j = r.below(rules.len() as u64) as usize;
+        rules.swap(i, j);
+    }
+    let verdicts = [
+        pol_lang::ast::Verdict::Allow,
+        pol_lang::ast::Verdict::Drop,
+        pol_lang::ast::Verdict::Reject,
+    ];
+    if r.chance(20) {
+        let i = r.below(rules.len() as u64) as usize;
+        rules[i].verdict = *r.pick(&verdicts);
+    }
+    if r.chance(20) {
+        new.policies[0].default = *r.pick(&verdicts);
+    }
+    new
+}
+
+type Regions = BTreeSet<(Option<usize>, Option<usize>, String, String)>;
+
+fn regions(rep: &DiffReport) -> Regions {
+    rep.regions
+        .iter()
+        .map(|x| {
+            (
+                x.old.rule,
+                x.new.rule,
+                x.old.verdict.clone(),
+                x.new.verdict.clone(),
+            )
+        })
+        .collect()
+}
+
+fn diff(old: &Program, new: &Program, sources: &SourceMap, classes: bool) -> DiffReport {
+    let opts = Options {
+        address_classes: Some(classes),
+        max_diff_regions: 10_000,
+        ..Options::default()
+    };
+    pol_verifier::diff((old, sources), (new, sources), &[], &opts)
+}
+
+#[test]
+fn diff_over_address_classes_finds_the_same_regions() {
+    let seed = std::env::var("POL_PROP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(1)
+        });
+    let cases: usize = std::env::var("POL_PROP_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(150);
+    let mut rng = Rng(seed);
+    let mut changed = 0;
+    for case in 0..cases {
+        let mut sources = SourceMap::new();
+        let old = random_program(&mut rng, &mut sources);
+        let new = mutate(&mut rng, &old);
+        let plain = diff(&old, &new, &sources, false);
+        let classed = diff(&old, &new, &sources, true);
+        let ctx = || {
+            format!(
+                "seed {seed} case {case}\nold: {:#?}\nnew: {:#?}\nplain: {plain:#?}\nclasses: {classed:#?}",
+                old.policies[0]
+                    .rules
+                    .iter()
+                    .map(|r| (r.verdict, &r.matches))
+                    .collect::<Vec<_>>(),
+                new.policies[0]
+                    .rules
+                    .iter()
+                    .map(|r| (r.verdict, &r.matches))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert!(
+            plain.incomplete.is_empty() && classed.incomplete.is_empty(),
+            "{}",
+            ctx()
+        );
+        assert_eq!(regions(&plain), regions(&classed), "{}", ctx());
+        for x in &classed.regions {
+            let p = packet_of_witness(&x.witness);
+            let (bo, vo) = ref_evaluate(&old, &old.policies[0], &p);
+            let (bn, vn) = ref_evaluate(&new, &new.policies[0], &p);
+            assert_eq!(
+                (bo, vo.as_str(), bn, vn.as_str()),
+                (
+                    x.old.rule,
+                    x.old.verdict.as_str(),
+                    x.new.rule,
+                    x.new.verdict.as_str()
+                ),
+                "witness {p:?}\n{}",
+                ctx()
+            );
+        }
+        changed += usize::from(plain.changed());
+    }
+    println!("{cases} pairs (seed {seed}), {changed} with changes, regions equal");
+    assert!(
+        changed * 4 >= cases,
+        "too few pairs differ to test anything"
+    );
+}
