@@ -110,19 +110,7 @@ fn diff(old: &Program, new: &Program, sources: &SourceMap, classes: bool) -> Dif
 
 #[test]
 fn diff_over_address_classes_finds_the_same_regions() {
-    let seed = std::env::var("POL_PROP_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(1)
-        });
-    let cases: usize = std::env::var("POL_PROP_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(150);
+    let (seed, cases) = (prop_seed(), prop_cases(150));
     let mut rng = Rng(seed);
     let mut changed = 0;
     for case in 0..cases {

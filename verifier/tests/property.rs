@@ -158,19 +158,7 @@ fn check_one(
 
 #[test]
 fn findings_equal_exhaustive_evaluation() {
-    let seed = std::env::var("POL_PROP_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(7)
-        });
-    let cases: usize = std::env::var("POL_PROP_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(600);
+    let (seed, cases) = (prop_seed(), prop_cases(600));
     let mut rng = Rng(seed);
     let mut rules = 0;
     let mut stats = std::collections::BTreeMap::new();

@@ -149,6 +149,28 @@ pub fn packet_of_witness(w: &Witness) -> Packet {
 
 // ---------------------------------------------------------------- random programs
 
+/// `POL_PROP_SEED`, or a fresh seed from the clock (printed by each test,
+/// so a failure can be replayed).
+pub fn prop_seed() -> u64 {
+    std::env::var("POL_PROP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7)
+        })
+}
+
+/// `POL_PROP_CASES`, or `default`.
+pub fn prop_cases(default: usize) -> usize {
+    std::env::var("POL_PROP_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// splitmix64
 pub struct Rng(pub u64);
 impl Rng {
