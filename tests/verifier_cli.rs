@@ -159,7 +159,8 @@ fn an_undecided_diff_is_not_a_pass() {
 
 /// A blocklist of 150,000 addresses that lost one: the plain encoding left
 /// the solver without an answer (`undecided`); over address classes the
-/// diff finds the one region, with the removed address as its witness.
+/// diff finds the one region, with the removed address as its witness,
+/// and `explain` of that address names the rule.
 #[test]
 fn a_large_blocklist_that_lost_one_address_is_decided() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -193,6 +194,17 @@ fn a_large_blocklist_that_lost_one_address_is_decided() {
             && !out.stdout.contains("incomplete"),
         "{}",
         out.stdout
+    );
+    // `explain` over the same classes: the address is dropped by the rule.
+    let from = format!("from {gone}");
+    let out = polc(dir.path(), &["explain", "old.pol", &from, "tcp", "443"]);
+    assert!(
+        out.status == 0
+            && out.stdout.contains("drop by old.pol:5: drop from bad")
+            && out.stdout.contains(&format!("from {gone} ")),
+        "{}{}",
+        out.stdout,
+        out.stderr
     );
 }
 

@@ -17,7 +17,7 @@
 //! work is bounded ([`BUDGET`] segment steps); past it [`AddrClasses::of`]
 //! gives `None`, and `diff` encodes the original programs.
 
-use pol_lang::ir::{Addr, Program};
+use pol_lang::ir::{Addr, Match, Packet, Program};
 use pol_lang::sets::interval::Bound;
 use pol_lang::sets::{AddrSet, IntervalSet};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -189,8 +189,13 @@ fn distinct<'a, T: Point + 'a>(
 impl AddrClasses {
     /// The number of ranges over the distinct sets of `programs`: what the
     /// solver would be given without classes.
-    pub fn ranges(programs: &[&Program]) -> usize {
-        let all = || programs.iter().flat_map(|p| addr_sets(p));
+    pub fn ranges(programs: &[&Program], extra: &[&AddrSet]) -> usize {
+        let all = || {
+            programs
+                .iter()
+                .flat_map(|p| addr_sets(p))
+                .chain(extra.iter().copied())
+        };
         distinct(all().map(|s| &s.v4))
             .iter()
             .map(|s| s.ranges().len())
@@ -204,7 +209,18 @@ impl AddrClasses {
     /// The classes of every address set of `programs`; `None` past the
     /// budget.
     pub fn of(programs: &[&Program]) -> Option<AddrClasses> {
-        let all = || programs.iter().flat_map(|p| addr_sets(p));
+        Self::of_with(programs, &[])
+    }
+
+    /// Like [`AddrClasses::of`], with `extra` sets besides (a description
+    /// of packets, as `explain` is given).
+    pub fn of_with(programs: &[&Program], extra: &[&AddrSet]) -> Option<AddrClasses> {
+        let all = || {
+            programs
+                .iter()
+                .flat_map(|p| addr_sets(p))
+                .chain(extra.iter().copied())
+        };
         let mut steps = 0;
         let v4 = Partition::build(distinct(all().map(|s| &s.v4)).into_iter(), &mut steps)?;
         let v6 = Partition::build(distinct(all().map(|s| &s.v6)).into_iter(), &mut steps)?;
@@ -235,6 +251,25 @@ impl AddrClasses {
             t.routes = self.compress(&t.routes);
         }
         (self.steps <= BUDGET).then_some(q)
+    }
+
+    /// A packet description over the compressed space.
+    pub fn describe(&mut self, m: &Match) -> Match {
+        Match {
+            from: self.compress(&m.from),
+            to: self.compress(&m.to),
+            ..m.clone()
+        }
+    }
+
+    /// A packet of the compressed space as an original packet: each
+    /// address replaced by an address of its class.
+    pub fn expand_packet(&self, p: Packet) -> Packet {
+        Packet {
+            saddr: self.expand(p.saddr),
+            daddr: self.expand(p.daddr),
+            ..p
+        }
     }
 
     /// An original address of the class a compressed address stands for.

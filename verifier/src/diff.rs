@@ -138,7 +138,7 @@ pub fn diff(
     // (exact; see `classes`), and map each witness back.
     let use_classes = opts
         .address_classes
-        .unwrap_or_else(|| AddrClasses::ranges(&[old.0, new.0]) >= classes::AUTO_MIN_RANGES);
+        .unwrap_or_else(|| AddrClasses::ranges(&[old.0, new.0], &[]) >= classes::AUTO_MIN_RANGES);
     let compressed = use_classes
         .then(|| {
             let mut c = AddrClasses::of(&[old.0, new.0])?;
@@ -182,11 +182,7 @@ pub fn diff(
                 // the class's addresses; the re-check below is on the
                 // original programs.
                 Outcome::Sat(pk) => match classes {
-                    Some(c) => Packet {
-                        saddr: c.expand(pk.saddr),
-                        daddr: c.expand(pk.daddr),
-                        ..pk
-                    },
+                    Some(c) => c.expand_packet(pk),
                     None => pk,
                 },
                 Outcome::Unsat => break,

@@ -11,11 +11,12 @@
 //! packet fails (the "why").
 
 use crate::analysis::PolicyCtx;
+use crate::classes::AddrClasses;
 use crate::findings::rule_text;
 use crate::smt::Outcome;
 use crate::witness;
 use pol_lang::diag::Witness;
-use pol_lang::ir::{Match, Packet, Program, Rule};
+use pol_lang::ir::{Match, Packet, Policy, Program, Rule};
 use pol_lang::sets::service::has_ports;
 use pol_lang::span::SourceMap;
 use serde::Serialize;
@@ -105,7 +106,22 @@ pub fn why_not(program: &Program, rule: &Rule, p: &Packet) -> String {
     "it does not match".into()
 }
 
-pub fn explain(ctx: &PolicyCtx, sources: &SourceMap, packets: &Match) -> Option<Explanation> {
+/// What the solver's packets stand for when `ctx` is over address classes
+/// (`classes`): the original program and policy, and the classes to map
+/// each packet back. Every case is evaluated, and each skipped rule
+/// explained, on the originals.
+pub struct Originals<'a> {
+    pub program: &'a Program,
+    pub policy: &'a Policy,
+    pub classes: Option<&'a AddrClasses>,
+}
+
+pub fn explain(
+    ctx: &PolicyCtx,
+    sources: &SourceMap,
+    packets: &Match,
+    orig: &Originals,
+) -> Option<Explanation> {
     let summary = ctx.summary_of(packets);
     let rules = ctx.overlapping(&summary);
     let pf = ctx.encoder().matches(packets);
@@ -122,15 +138,18 @@ pub fn explain(ctx: &PolicyCtx, sources: &SourceMap, packets: &Match) -> Option<
         let mut q: Vec<&Bool> = vec![&pf];
         q.extend(blocks.iter());
         let p = match ctx.smt.check("explain", &q) {
-            Outcome::Sat(p) => p,
+            Outcome::Sat(p) => match orig.classes {
+                Some(c) => c.expand_packet(p),
+                None => p,
+            },
             Outcome::Unsat => break,
             Outcome::Unknown(_) => {
                 complete = false;
                 break;
             }
         };
-        let (by, v, w) = witness::evaluate(ctx.program, ctx.policy, &p, &prefer);
-        let n = by.unwrap_or(ctx.policy.rules.len());
+        let (by, v, w) = witness::evaluate(orig.program, orig.policy, &p, &prefer);
+        let n = by.unwrap_or(orig.policy.rules.len());
         blocks.push(idx.eq(BV::from_u64(n as u64, 32)).not());
         let (span, text) = match by {
             Some(r) => (
@@ -148,7 +167,7 @@ pub fn explain(ctx: &PolicyCtx, sources: &SourceMap, packets: &Match) -> Option<
                     file: sources.name(rs.file).to_string(),
                     line: sources.start_line_col(rs).0,
                     text: rule_text(sources, rs),
-                    reason: why_not(ctx.program, &ctx.policy.rules[r], &p),
+                    reason: why_not(orig.program, &orig.policy.rules[r], &p),
                 }
             })
             .collect();

@@ -10,7 +10,8 @@
 //! of boxes, the solver-free path), `smt` (one incremental solver with a
 //! per-query limit), `analysis` (per-policy context: cached rule formulas,
 //! first-match chains), then the checks; `classes` (address classes: an
-//! exact, smaller address space `diff` encodes large programs over). Every
+//! exact, smaller address space `diff` and `explain` encode large
+//! programs over). Every
 //! witness is decoded from a
 //! Z3 model and re-checked by the concrete evaluator (`witness`).
 //! docs/verifier.md describes the semantics and decisions.
@@ -188,9 +189,39 @@ pub fn explain(
     packets: &Match,
     opts: &Options,
 ) -> Option<Explanation> {
+    let pol = program.policies.get(policy.index())?;
     let smt = Smt::new(CgroupIndex::new([program]), opts);
-    let ctx = PolicyCtx::new(program, program.policies.get(policy.index())?, &smt);
-    explain::explain(&ctx, sources, packets)
+    // Large address sets: over address classes, as `diff` (see `classes`).
+    let described = [&packets.from, &packets.to];
+    let use_classes = opts.address_classes.unwrap_or_else(|| {
+        classes::AddrClasses::ranges(&[program], &described) >= classes::AUTO_MIN_RANGES
+    });
+    let compressed = use_classes
+        .then(|| {
+            let mut c = classes::AddrClasses::of_with(&[program], &described)?;
+            Some((c.program(program)?, c.describe(packets), c))
+        })
+        .flatten();
+    match &compressed {
+        Some((cprog, cpackets, c)) => {
+            let ctx = PolicyCtx::new(cprog, cprog.policies.get(policy.index())?, &smt);
+            let orig = explain::Originals {
+                program,
+                policy: pol,
+                classes: Some(c),
+            };
+            explain::explain(&ctx, sources, cpackets, &orig)
+        }
+        None => {
+            let ctx = PolicyCtx::new(program, pol, &smt);
+            let orig = explain::Originals {
+                program,
+                policy: pol,
+                classes: None,
+            };
+            explain::explain(&ctx, sources, packets, &orig)
+        }
+    }
 }
 
 /// The regions of packets whose verdict changes (`polc diff`); `policies`

@@ -3,7 +3,8 @@
 //! rule, new deciding rule) pairs with their verdicts — on random pairs of
 //! versions of a random policy, and each of its witnesses gets the old
 //! verdict from the old program and the new one from the new program
-//! (reference evaluator).
+//! (reference evaluator). Likewise `explain` of a random description: the
+//! same deciding rules, each witness decided as claimed.
 //!
 //! `POL_PROP_SEED=N` reproduces a run; `POL_PROP_CASES=N` changes the count
 //! (default 150).
@@ -11,7 +12,7 @@
 
 mod support;
 
-use pol_lang::ir::{Program, Rule};
+use pol_lang::ir::{Match, PolicyId, Program, Rule};
 use pol_lang::sets::AddrSet;
 use pol_lang::span::SourceMap;
 use pol_verifier::{DiffReport, Options};
@@ -162,5 +163,73 @@ fn diff_over_address_classes_finds_the_same_regions() {
     assert!(
         changed * 4 >= cases,
         "too few pairs differ to test anything"
+    );
+}
+
+fn explain(
+    program: &Program,
+    sources: &SourceMap,
+    m: &Match,
+    classes: bool,
+) -> Option<pol_verifier::Explanation> {
+    let opts = Options {
+        address_classes: Some(classes),
+        ..Options::default()
+    };
+    pol_verifier::explain(program, sources, PolicyId(0), m, &opts)
+}
+
+#[test]
+fn explain_over_address_classes_finds_the_same_cases() {
+    let (seed, cases) = (prop_seed(), prop_cases(150));
+    let mut rng = Rng(seed);
+    let mut multi = 0;
+    for case in 0..cases {
+        let mut sources = SourceMap::new();
+        let program = random_program(&mut rng, &mut sources);
+        let m = Match {
+            groups: None,
+            from: if rng.chance(60) {
+                AddrSet::any()
+            } else {
+                some_set(&mut rng)
+            },
+            to: some_set(&mut rng),
+            service: service(&mut rng),
+            via: None,
+        };
+        let plain = explain(&program, &sources, &m, false);
+        let classed = explain(&program, &sources, &m, true);
+        let ctx = || {
+            format!("seed {seed} case {case}\ndescription {m:#?}\nplain {plain:#?}\nclasses {classed:#?}")
+        };
+        let cases_of = |e: &Option<pol_verifier::Explanation>| {
+            e.as_ref().map(|e| {
+                assert!(e.complete, "{}", ctx());
+                e.cases
+                    .iter()
+                    .map(|c| (c.rule, c.verdict.clone()))
+                    .collect::<BTreeSet<_>>()
+            })
+        };
+        assert_eq!(cases_of(&plain), cases_of(&classed), "{}", ctx());
+        for c in classed.iter().flat_map(|e| &e.cases) {
+            let p = packet_of_witness(&c.witness);
+            let (by, v) = ref_evaluate(&program, &program.policies[0], &p);
+            assert_eq!(
+                (by, v.as_str()),
+                (c.rule, c.verdict.as_str()),
+                "{p:?}\n{}",
+                ctx()
+            );
+        }
+        multi += usize::from(classed.as_ref().is_some_and(|e| e.cases.len() > 1));
+    }
+    println!(
+        "{cases} descriptions (seed {seed}), {multi} with several deciding rules, cases equal"
+    );
+    assert!(
+        multi * 4 >= cases,
+        "too few descriptions split to test anything"
     );
 }
