@@ -11,9 +11,8 @@
 //! per-query limit), `analysis` (per-policy context: cached rule formulas,
 //! first-match chains), then the checks; `classes` (address classes: an
 //! exact, smaller address space `diff` and `explain` encode large
-//! programs over). Every
-//! witness is decoded from a
-//! Z3 model and re-checked by the concrete evaluator (`witness`).
+//! programs over). Every witness is decoded from a Z3 model and re-checked
+//! by the concrete evaluator (`witness`).
 //! docs/verifier.md describes the semantics and decisions.
 
 pub mod analysis;
@@ -69,9 +68,10 @@ pub struct Options {
     /// pass) instead of being worked on: the cell walks get no steps and
     /// the solver is not called. Bounds what a hostile policy can cost.
     pub deadline_s: Option<u64>,
-    /// `diff` over address classes (`classes`): `None` decides by size
-    /// (at least [`classes::AUTO_MIN_RANGES`] address ranges in the two
-    /// programs); `Some(b)` forces it on or off (tests).
+    /// `diff` and `explain` over address classes (`classes`): `None`
+    /// decides by size (at least [`classes::AUTO_MIN_RANGES`] address
+    /// ranges in the programs and the description); `Some(b)` forces it on
+    /// or off (tests).
     pub address_classes: Option<bool>,
 }
 
