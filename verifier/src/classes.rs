@@ -206,6 +206,22 @@ impl AddrClasses {
                 .sum::<usize>()
     }
 
+    /// The classes to encode `programs` (and `extra` sets) over, when
+    /// `forced` says so or, left open, when they are large enough to need
+    /// them ([`AUTO_MIN_RANGES`]); `None` for the plain encoding.
+    pub fn wanted(
+        forced: Option<bool>,
+        programs: &[&Program],
+        extra: &[&AddrSet],
+    ) -> Option<AddrClasses> {
+        let on = forced.unwrap_or_else(|| Self::ranges(programs, extra) >= AUTO_MIN_RANGES);
+        if on {
+            Self::of_with(programs, extra)
+        } else {
+            None
+        }
+    }
+
     /// The classes of every address set of `programs`; `None` past the
     /// budget.
     pub fn of(programs: &[&Program]) -> Option<AddrClasses> {

@@ -8,7 +8,7 @@
 //! regions found so far, so each region is listed once with a witness.
 
 use crate::analysis::PolicyCtx;
-use crate::classes::{self, AddrClasses};
+use crate::classes::AddrClasses;
 use crate::findings::rule_text;
 use crate::model::CgroupIndex;
 use crate::smt::{Outcome, Smt};
@@ -136,15 +136,8 @@ pub fn diff(
     }
     // Large address sets: encode both programs over their address classes
     // (exact; see `classes`), and map each witness back.
-    let use_classes = opts
-        .address_classes
-        .unwrap_or_else(|| AddrClasses::ranges(&[old.0, new.0], &[]) >= classes::AUTO_MIN_RANGES);
-    let compressed = use_classes
-        .then(|| {
-            let mut c = AddrClasses::of(&[old.0, new.0])?;
-            Some((c.program(old.0)?, c.program(new.0)?, c))
-        })
-        .flatten();
+    let compressed = AddrClasses::wanted(opts.address_classes, &[old.0, new.0], &[])
+        .and_then(|mut c| Some((c.program(old.0)?, c.program(new.0)?, c)));
     for p in new.0.policies.iter().filter(|p| wanted(&p.name)) {
         let Some(po) = old.0.policy_by_name(&p.name) else {
             report.added.push(p.name.clone());

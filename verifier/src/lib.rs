@@ -193,15 +193,8 @@ pub fn explain(
     let smt = Smt::new(CgroupIndex::new([program]), opts);
     // Large address sets: over address classes, as `diff` (see `classes`).
     let described = [&packets.from, &packets.to];
-    let use_classes = opts.address_classes.unwrap_or_else(|| {
-        classes::AddrClasses::ranges(&[program], &described) >= classes::AUTO_MIN_RANGES
-    });
-    let compressed = use_classes
-        .then(|| {
-            let mut c = classes::AddrClasses::of_with(&[program], &described)?;
-            Some((c.program(program)?, c.describe(packets), c))
-        })
-        .flatten();
+    let compressed = classes::AddrClasses::wanted(opts.address_classes, &[program], &described)
+        .and_then(|mut c| Some((c.program(program)?, c.describe(packets), c)));
     match &compressed {
         Some((cprog, cpackets, c)) => {
             let ctx = PolicyCtx::new(cprog, cprog.policies.get(policy.index())?, &smt);
